@@ -1,0 +1,13 @@
+import os, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_profile() -> tuple[str, str]:
+    "Profile and device for the notebook tests: smoke on CPU unless RNA_PAPERS_PROFILE/RNA_PAPERS_DEVICE say otherwise."
+    profile = os.environ.get("RNA_PAPERS_PROFILE", "smoke")
+    device = os.environ.get("RNA_PAPERS_DEVICE", "cuda" if profile == "full" else "cpu")
+    return profile, device

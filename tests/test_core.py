@@ -1,0 +1,76 @@
+"Core behaviour that does not belong in the prose: shipped manifests, CLI errors, the runner contract."
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from rna_papers.core.data import DATA_DIR, DataIntegrityError, data_file, fetch_upstream, list_datasets, verify_dataset, write_manifest
+from rna_papers.runner import toc_chapters, toc_files
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "chapters"
+
+
+@pytest.mark.parametrize("name", list_datasets() or ["<none shipped>"])
+def test_shipped_dataset_matches_manifest(name):
+    assert name != "<none shipped>", f"no dataset with a MANIFEST.tsv under {DATA_DIR}"
+    folder = verify_dataset(name)
+    assert (folder / "PROVENANCE.md").exists() or (folder / "MODEL_CARD.md").exists(), f"{name}: no PROVENANCE.md / MODEL_CARD.md"
+
+
+def test_altered_file_is_named(tmp_path, monkeypatch):
+    import rna_papers.core.data as d
+    (tmp_path / "ds").mkdir(); (tmp_path / "ds" / "x.csv").write_text("a,b\n1,2\n")
+    write_manifest(tmp_path / "ds", upstream={"x.csv": (tmp_path / "up.csv").as_uri()})
+    monkeypatch.setattr(d, "DATA_DIR", tmp_path)
+    (tmp_path / "ds" / "x.csv").write_text("a,b\n1,3\n")
+    with pytest.raises(DataIntegrityError, match=r"checksum mismatch for x.csv: expected sha256 [0-9a-f]{64}, found [0-9a-f]{64}"):
+        data_file("ds", "x.csv")
+    (tmp_path / "up.csv").write_text("a,b\n1,2\n")          # upstream copy over file://
+    fetch_upstream("ds", "x.csv")
+    assert data_file("ds", "x.csv").read_text() == "a,b\n1,2\n"
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-c", "import sys; from rna_papers.cli import main; sys.exit(main())", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["run", "no_such_chapter"], "unknown chapter 'no_such_chapter'"),
+    (["run", "gtmaloc", "--profile", "fast"], "invalid choice: 'fast'"),
+    (["book", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["run", "gtmaloc", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["nonsense"], "invalid choice"),
+])
+def test_cli_bad_input_is_one_line(args, msg):
+    r = _cli(*args)
+    assert r.returncode == 2, r
+    assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_console_script_installed():
+    r = subprocess.run(["rna-papers", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "book" in r.stdout
+
+
+def test_runner_contract_on_fixture(tmp_path):
+    from rna_papers.runner import ChapterFailed, run_chapter
+    m = run_chapter("toy", "smoke", "cpu", tmp_path, nbs_dir=FIXTURES)
+    on_disk = json.loads((tmp_path / "toy.metrics.json").read_text())
+    assert on_disk == m and {"profile", "device", "seconds", "score"} <= set(m) and m["device"] == "cpu"
+    assert all(isinstance(v, (int, float, str)) for v in m.values())       # flat
+    assert (tmp_path / "toy.ipynb").exists()
+    with pytest.raises(ChapterFailed, match=r"failed in cell \d+ .*ZeroDivisionError"):
+        run_chapter("broken", "smoke", "cpu", tmp_path, nbs_dir=FIXTURES)
+
+
+def test_toc_lists_existing_notebooks():
+    missing = [p for p in toc_files(ROOT / "_toc.yml") if not p.exists()]
+    assert not missing, f"_toc.yml lists notebooks that do not exist: {missing}"
+
+
+def test_nbdev_in_sync_and_notebook_checks_pass():
+    "Runs nbdev_test (core notebooks; chapters are skip_exec and run once in test_notebooks.py)."
+    r = subprocess.run(["nbdev_test", "--n_workers", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "Success" in r.stdout, r.stdout[-2000:] + r.stderr[-4000:]
