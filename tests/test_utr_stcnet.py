@@ -1,0 +1,102 @@
+"UTR-STCNet chapter: input checks, padding invariance, save/load, predict_mrl, CLI, GEO loader and splits."
+import subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rna_papers.core.data import DATA_DIR, verify_dataset
+from rna_papers import utr_stcnet as U
+
+FIX = Path(__file__).parent / "fixtures" / "utr_stcnet"
+HAS_MODEL = (DATA_DIR / U.MODEL_NAME / "MANIFEST.tsv").exists()
+needs_model = pytest.mark.skipif(not HAS_MODEL, reason="no shipped model in data/models/utr_stcnet")
+
+
+@pytest.mark.parametrize("seqs, msg", [
+    (["ACGT", "ACXT"], "sequence 1"),
+    (["ACGT", ""], "sequence 1 is empty"),
+    (["A" * 1001], "sequence 0 has 1001 nt"),
+    (["ACGT", "AC GT"], "sequence 1"),
+    (["ACGT", 5], "sequence 1 is not a string"),
+    ("ACGT", "list of sequences"),
+])
+def test_bad_inputs(seqs, msg):
+    with pytest.raises(ValueError, match=msg): U.check_sequences(seqs, 1000)
+
+
+def test_rna_and_dna_letters_agree():
+    assert U.check_sequences(["acgu", "ACGT"]) == ["ACGT", "ACGT"]
+
+
+@pytest.mark.parametrize("kw", [{}, {"use_satc": False}, {"use_sga": False}, {"use_satc": False, "use_sga": False}])
+def test_padding_invariance(kw):
+    torch.manual_seed(0)
+    net = U.UTRSTCNet(U.STCNetConfig(d_model=16, heads=2, **kw)).eval()
+    seqs = ["ACGTTGCAATGGCATTGACCA", "CCATGG", "GATTACA"]
+    x, m = U.encode_batch(seqs)
+    with torch.no_grad():
+        batched = net(x, m)
+        for i, s in enumerate(seqs):
+            xs, ms = U.encode_batch([s])
+            torch.testing.assert_close(batched[i], net(xs, ms)[0], atol=1e-5, rtol=1e-4)
+
+
+def test_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), rng.integers(20, 40))) for _ in range(32)]
+    y = np.array([5.0 - s.count("ATG") for s in seqs])
+    for kind in ("stcnet", "framepool", "optimus"):
+        kw = {"d_model": 16, "heads": 2} if kind == "stcnet" else {}
+        m = U.MRLRegressor(kind, ("h",), **kw)
+        m.fit(seqs, y, val=(seqs[:8], y[:8]), num_epochs=1, batch_size=16, verbose=False)
+        m2 = U.MRLRegressor.load(m.save(tmp_path / kind))
+        np.testing.assert_allclose(m2.predict(seqs[:5]), m.predict(seqs[:5]), rtol=1e-5, atol=1e-5)
+
+
+def test_mpra_data_manifest():
+    verify_dataset("mpra")
+    h = U.load_mpra("h")
+    assert len(h) == 25000 and {"utr", "rl", "reads", "mttrans_pred"} <= set(h.columns)
+    _, sp = U.mpra_splits("h", 0)
+    assert len(sp["test"]) == 7600 and sp["test"].max() == 7599
+    assert set(sp["train"]).isdisjoint(sp["val"]) and min(sp["train"].min(), sp["val"].min()) == 7600
+
+
+def test_geo_loader_and_splits():
+    d = U.read_geo_csv(FIX / "geo_designed_synthetic.csv")
+    assert d.attrs["kind"] == "designed" and {"utr", "rl", "reads", "library", "len"} <= set(d.columns)
+    sp = U.split_mpra_h(d, n_test=5)
+    hum = d[d.library.isin(["human_utrs", "snv"])]
+    assert len(sp["test"]) == 5 and len(sp["test"]) + len(sp["trainval"]) == len(hum)
+    assert d.loc[sp["test"], "reads"].min() >= d.loc[sp["trainval"], "reads"].max()
+    u = U.read_geo_csv(FIX / "geo_unmod1_synthetic.csv")
+    spu = U.split_mpra_u(u, n_test=10, n_trainval=15)
+    assert len(spu["test"]) == 10 and len(spu["trainval"]) == 15
+    assert list(spu["test"]) == list(u.sort_values("reads", ascending=False).index[:10])
+    v = U.read_geo_csv(FIX / "geo_varying_length_synthetic.csv")
+    spv = U.split_mpra_v(v, n_random=2, n_human=1, min_reads=10, lengths=range(25, 28))
+    t = v.loc[spv["test"]]
+    assert (t.reads >= 10).all() and t.groupby(["set", "len"]).size().max() <= 2
+    assert (t[t.set == "human"].groupby("len").size() <= 1).all()
+    assert set(spv["test"]).isdisjoint(spv["trainval"])
+    with pytest.raises(ValueError, match="missing column"):
+        U.read_geo_csv(FIX / "geo_unmod1_synthetic.csv", kind="designed")
+
+
+@needs_model
+def test_predict_mrl():
+    y = U.predict_mrl(["GGGACATCGTAGAGAGTCGTACTTA", "GGGACAUCGUAGAGAGUCGUACUUA"])
+    assert y.shape == (2,) and np.isfinite(y).all() and abs(y[0] - y[1]) < 1e-6
+    with pytest.raises(ValueError, match="sequence 1"): U.predict_mrl(["ACGT", "ACGN"])
+
+
+@needs_model
+def test_cli(capsys, tmp_path):
+    assert U.cli(["predict", "--fasta", str(FIX / "utrs_synthetic.fa")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "id\tmrl" and [l.split("\t")[0] for l in lines[1:]] == ["utr_a", "utr_b", "utr_c"]
+    bad = tmp_path / "bad.fa"; bad.write_text(">ok\nACGT\n>broken\nACGTX\n")
+    with pytest.raises(ValueError, match="broken"): U.cli(["predict", "--fasta", str(bad)])
