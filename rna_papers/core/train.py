@@ -69,6 +69,7 @@ def fit(model: nn.Module, # the network; trained in place
         device="cpu", # where to train
         forward: Callable|None = None, # (model, batch) -> (y_hat, y); default `default_forward`
         optimizer: torch.optim.Optimizer|None = None, # overrides Adam(lr, weight_decay)
+        lr_plateau: int|None = None, # halve the learning rate after this many epochs without a better val loss
         desc: str = "train", # progress-bar label
         verbose: bool = True, # print one line of losses per epoch
        ) -> History:
@@ -76,6 +77,8 @@ def fit(model: nn.Module, # the network; trained in place
     forward = forward or default_forward
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=lr_plateau)
+             if lr_plateau is not None and val_iter is not None else None)
     hist, best, best_state, waited = History(), float("inf"), None, 0
     for epoch in tqdm(range(1, num_epochs + 1), desc=desc, leave=False, disable=not verbose):
         model.train()
@@ -83,8 +86,10 @@ def fit(model: nn.Module, # the network; trained in place
         if val_iter is not None:
             model.eval()
             with torch.no_grad(): row["val_loss"] = _epoch_loss(model, val_iter, loss_fn, forward, device)
+            if sched is not None: sched.step(row["val_loss"])
+        row["lr"] = optimizer.param_groups[0]["lr"]
         hist.rows.append(row)
-        if verbose: print(f"{desc} epoch {epoch:3d}  " + "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+        if verbose: print(f"{desc} epoch {epoch:3d}  " + "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         if val_iter is None: continue
         if row["val_loss"] < best:
             best, best_state, waited, hist.best_epoch = row["val_loss"], copy.deepcopy(model.state_dict()), 0, epoch
