@@ -27,7 +27,7 @@ __all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_T
            'build_mpra_data', 'load_mpra', 'read_geo_csv', 'split_mpra_u', 'split_mpra_h', 'split_mpra_v',
            'stratified_split', 'mpra_splits', 'check_sequences', 'encode_batch', 'MRLDataset', 'collate_mrl',
            'mrl_loader', 'SaliencyTokenClustering', 'SaliencyGuidedAttention', 'DWConvFFN', 'SGTBlock',
-           'TransformerBlock', 'STCNetConfig', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN', 'MRLRegressor',
+           'TransformerBlock', 'STCNetConfig', 'ConvStem', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN', 'MRLRegressor',
            'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions', 'kmer_enrichment',
            'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap', 'load_shipped_model',
            'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'plot_saliency', 'plot_logo',
@@ -39,6 +39,7 @@ class UTRProfile:
     "What one run of this chapter does."
     num_epochs: int # maximum epochs per network (early stopping on validation rows)
     patience: int # epochs without a better validation loss before stopping
+    lr_plateau: int|None = 2 # halve the learning rate after this many epochs without a better validation loss
     tasks: tuple = ("h",) # single-task experiments for Table I
     baselines: tuple = ("optimus",) # CNN baselines trained on every task
     ablation: bool = False # Table II: the three ablated networks on MPRA-H
@@ -51,7 +52,7 @@ class UTRProfile:
 
 PROFILES = {
     "smoke": UTRProfile(num_epochs=3, patience=2, lm_rows=1000, interp_rows=2000),
-    "full": UTRProfile(num_epochs=40, patience=5, tasks=("h", "u", "v"), baselines=("optimus", "framepool"),
+    "full": UTRProfile(num_epochs=40, patience=6, tasks=("h", "u", "v"), baselines=("optimus", "framepool"),
                        ablation=True, multitask=True, lm_rows=17400, interp_rows=7600),
 }
 THRESHOLDS = {"smoke": {"mpra_h_r2": (">=", 0.6)},
@@ -355,7 +356,19 @@ class STCNetConfig:
     "Hyper-parameters of `UTRSTCNet` (saved with the weights)."
     d_model: int = 64; heads: int = 4; num_transformer: int = 1; stages: int = 2
     tau: float = 0.5; k: int = 5; r: int = 2; dropout: float = 0.1; max_dist: int = 127
-    num_tasks: int = 1; use_satc: bool = True; use_sga: bool = True; kernel_size: int = 5
+    num_tasks: int = 1; use_satc: bool = True; use_sga: bool = True; kernel_size: int = 5; stem_layers: int = 3
+
+class ConvStem(nn.Module):
+    "Nucleotide embedding: `num_layers` same-padded convolutions (GELU between, re-masked). Shapes: oh (B, 4, L) -> (B, C, L)"
+    def __init__(self, out_channels: int, num_layers: int = 3, kernel_size: int = 5):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv1d(4 if i == 0 else out_channels, out_channels, kernel_size,
+                                              padding=kernel_size // 2) for i in range(num_layers)])
+    def forward(self, oh):
+        m = oh.sum(1, keepdim=True)                                              # (B, 1, L): 1 at letters, 0 at padding
+        for i, conv in enumerate(self.convs):
+            oh = conv(oh) if i == len(self.convs) - 1 else F.gelu(conv(oh)) * m
+        return oh
 
 class UTRSTCNet(nn.Module):
     r"""UTR-STCNet: embedding -> Transformer -> [SATC -> SGT] x stages -> attention pooling -> task heads.
@@ -364,7 +377,7 @@ class UTRSTCNet(nn.Module):
     def __init__(self, cfg: STCNetConfig = STCNetConfig()):
         super().__init__()
         C, self.cfg = cfg.d_model, cfg
-        self.embed = nn.Conv1d(4, C, cfg.kernel_size, padding=cfg.kernel_size // 2)   # k-mer embedding of one-hot nt
+        self.embed = ConvStem(C, cfg.stem_layers, cfg.kernel_size)                  # k-mer embedding of one-hot nt
         self.dist_embed, self.frame_embed = nn.Embedding(cfg.max_dist + 1, C), nn.Embedding(3, C)
         for e in (self.dist_embed, self.frame_embed): nn.init.normal_(e.weight, std=0.02)   # do not drown the letters
         self.blocks = nn.ModuleList([TransformerBlock(C, cfg.heads, cfg.dropout) for _ in range(cfg.num_transformer)])
@@ -459,7 +472,7 @@ class MRLRegressor:
         return t
 
     def fit(self, seqs, y, task=None, val=None, *, num_epochs=10, lr=1e-3, weight_decay=1e-2, batch_size=128,
-            patience=None, device="cpu", seed=0, verbose=True):
+            patience=None, lr_plateau=None, device="cpu", seed=0, verbose=True):
         "Train on (seqs, y, task); `val` = (seqs, y, task) from training rows for early stopping."
         seqs, y = check_sequences(seqs, self.max_len), np.asarray(y, float)
         t = self._task_ids(task if task is not None else self.tasks[0], len(seqs))
@@ -473,7 +486,7 @@ class MRLRegressor:
             vt = self._task_ids(val[2] if len(val) > 2 and val[2] is not None else self.tasks[0], len(vs))
             va = mrl_loader(vs, z(vy, vt), vt, 512)
         opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
-        self.history = fit(self.net, tr, va, loss_fn=F.mse_loss, num_epochs=num_epochs, lr=lr, patience=patience,
+        self.history = fit(self.net, tr, va, loss_fn=F.mse_loss, num_epochs=num_epochs, lr=lr, patience=patience, lr_plateau=lr_plateau,
                            device=device, forward=_mrl_forward, optimizer=opt, desc=self.kind, verbose=verbose)
         self.net.to("cpu").eval()
         return self.history
@@ -509,7 +522,8 @@ class MRLRegressor:
 # %% ../nbs/30_utr_stcnet.ipynb #88d2632b
 def run_experiment(tasks, # e.g. ("h",) or ("u", "h", "v")
                    kind: str = "stcnet", # "stcnet", "optimus" or "framepool"
-                   *, num_epochs: int = 10, patience: int|None = 3, lr: float = 1e-3, batch_size: int = 128,
+                   *, num_epochs: int = 10, patience: int|None = 3, lr_plateau: int|None = None, lr: float = 1e-3,
+                   batch_size: int = 128,
                    seed: int = 0, device="cpu", max_train: int|None = None, verbose: bool = True, **net_kwargs) -> dict:
     "Train on the tasks' training rows (val rows for early stopping); scores and predictions on each test set."
     data = {t: mpra_splits(t, seed) for t in tasks}
@@ -526,7 +540,7 @@ def run_experiment(tasks, # e.g. ("h",) or ("u", "h", "v")
     t0 = time.perf_counter()
     s, y, tk = rows("train")
     hist = model.fit(s, y, tk, val=rows("val"), num_epochs=num_epochs, lr=lr, batch_size=batch_size,
-                     patience=patience, device=device, seed=seed, verbose=verbose)
+                     patience=patience, lr_plateau=lr_plateau, device=device, seed=seed, verbose=verbose)
     out = {"model": model, "history": hist, "seconds": time.perf_counter() - t0, "n_train": len(s), "scores": {}, "pred": {}}
     for t, (df, sp) in data.items():
         te = df.iloc[sp["test"]]
