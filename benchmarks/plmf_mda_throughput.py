@@ -65,7 +65,8 @@ def main():
         df = cv_table("PLMF-MDA", ds, feats, PLMFProfile(num_epochs=a.cv_epochs, batch_size=32, seeds=(0,)), 0, a.device)
         rows.append(dict(dataset=a.dataset, fusion="vector", batch_size=32, device=a.device, threads=a.threads,
                          measured_5fold_min=round((time.perf_counter() - t) / 60, 2), cv_epochs=a.cv_epochs,
-                         auc=round(df.auc.mean(), 4)))
+                         auc=round(df.auc.mean(), 4), auc_sd=round(df.auc.std(), 4),
+                         aupr=round(df.aupr.mean(), 4), aupr_sd=round(df.aupr.std(), 4)))
         print(rows[-1], flush=True)
     pd.DataFrame(rows).to_csv(a.out, index=False)
 
