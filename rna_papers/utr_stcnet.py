@@ -30,8 +30,8 @@ __all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_T
            'TransformerBlock', 'STCNetConfig', 'ConvStem', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN', 'MRLRegressor',
            'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions', 'kmer_enrichment',
            'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap', 'load_shipped_model',
-           'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'plot_saliency', 'plot_logo',
-           'plot_mutagenesis']
+           'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'save_shipped_model',
+           'plot_saliency', 'plot_logo', 'plot_mutagenesis']
 
 # %% ../nbs/30_utr_stcnet.ipynb #1a862f6b
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class UTRProfile:
     batch_size: int = 64
     lr: float = 1e-3
     d_model: int = 64
+
+    def fit_kwargs(self) -> dict:
+        "The training settings `run_experiment` takes from this profile."
+        return dict(num_epochs=self.num_epochs, patience=self.patience, lr_plateau=self.lr_plateau, lr=self.lr,
+                    batch_size=self.batch_size)
 
 PROFILES = {
     "smoke": UTRProfile(num_epochs=3, patience=2, lm_rows=1000, interp_rows=2000),
@@ -722,6 +727,17 @@ def write_model_card(folder, model: MRLRegressor, scores: dict, protocol: str) -
     (folder / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     write_manifest(folder)
     return folder / "MODEL_CARD.md"
+
+def save_shipped_model(run: dict, # `run_experiment(("h",), "stcnet", ...)` result
+                       cfg: UTRProfile, # the profile it was trained with
+                       made_by: str, # what trained it, for the model card
+                       seed: int) -> Path:
+    "Save an MPRA-H run as the shipped model (`data/models/utr_stcnet/`: weights, MODEL_CARD.md, MANIFEST.tsv)."
+    folder = DATA_DIR / MODEL_NAME
+    run["model"].save(folder)
+    return write_model_card(folder, run["model"], run["scores"]["h"],
+                            f"{made_by}, seed {seed}, {run['n_train']} training rows, best epoch {run['history'].best_epoch}, "
+                            f"AdamW lr {cfg.lr}, batch {cfg.batch_size}, {run['seconds']:.0f} s")
 
 # %% ../nbs/30_utr_stcnet.ipynb #b83a929e
 def plot_saliency(seqs, scores, title: str = "") -> plt.Figure:

@@ -9,9 +9,8 @@ and writes the weights, model card and manifest.
 """
 import argparse, os
 import torch
-from rna_papers.core.data import DATA_DIR
 from rna_papers.core.profiles import get_device
-from rna_papers.utr_stcnet import PROFILES, MODEL_NAME, run_experiment, write_model_card
+from rna_papers.utr_stcnet import PROFILES, run_experiment, save_shipped_model
 
 SEED = 0
 
@@ -21,13 +20,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("RNA_PAPERS_TORCH_THREADS", 2)))
     cfg, device = PROFILES["full"], get_device(args.device)
-    run = run_experiment(("h",), "stcnet", num_epochs=cfg.num_epochs, patience=cfg.patience, lr_plateau=cfg.lr_plateau,
-                         lr=cfg.lr, batch_size=cfg.batch_size, seed=SEED, device=device, d_model=cfg.d_model)
-    folder = DATA_DIR / MODEL_NAME
-    run["model"].save(folder)
-    write_model_card(folder, run["model"], run["scores"]["h"],
-                     f"full-profile MPRA-H settings via scripts/train_utr_shipped.py, seed {SEED}, {run['n_train']} training rows, "
-                     f"best epoch {run['history'].best_epoch}, AdamW lr {cfg.lr}, batch {cfg.batch_size}, {run['seconds']:.0f} s on {device}")
+    run = run_experiment(("h",), "stcnet", **cfg.fit_kwargs(), seed=SEED, device=device, d_model=cfg.d_model)
+    save_shipped_model(run, cfg, f"full-profile MPRA-H settings via scripts/train_utr_shipped.py on {device}", SEED)
     print("MPRA-H test:", run["scores"]["h"])
 
 if __name__ == "__main__":
