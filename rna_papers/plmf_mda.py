@@ -820,6 +820,7 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
              ds: MDADataset, feats: PairFeatures|None, prof: PLMFProfile,
              seed: int = 0, device="cpu",
              n_folds: int|None = None, # folds to run (None: prof.run_folds)
+             folds: list[int]|None = None, # exactly these fold indices (overrides n_folds)
              num_epochs: int|None = None, # (None: prof.num_epochs)
              config: ModelConfig|None = None, # overrides the config derived from `method`
             ) -> pd.DataFrame:
@@ -838,7 +839,7 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
         return run_pairs(config, feats, P, y, T, device, seed + fold, num_epochs=E, batch_size=prof.batch_size,
                          lr=prof.lr, weight_decay=prof.weight_decay)
     rows = []
-    for s in splits[:n_folds or prof.run_folds]:
+    for s in ([splits[f] for f in folds] if folds is not None else splits[:n_folds or prof.run_folds]):
         t = time.time(); y_score = score(s.train, s.test, s.fold)
         rows.append(dict(dataset=ds.name, method=method, seed=seed, fold=s.fold, seconds=round(time.time() - t, 1),
                          **binary_scores(labels[s.test], y_score)))

@@ -139,3 +139,53 @@ def test_cli_dispatcher_bad_smiles(capsys):
     rc = main(["plmf-mda", "predict", "--mirna-seq", MIR21, "--smiles", "C1CC"])
     err = capsys.readouterr().err
     assert rc == 2 and "SMILES" in err and "C1CC" in err
+
+
+def test_cv_table_runs_exactly_the_selected_folds():
+    ds, prof = P.load_mirna_drug("MDR"), P.PROFILES["smoke"]
+    every = P.cv_table("Degree", ds, None, prof, seed=1, n_folds=5)
+    one = P.cv_table("Degree", ds, None, prof, seed=1, folds=[3])
+    assert one.fold.tolist() == [3]
+    assert one.auc.iloc[0] == pytest.approx(every.set_index("fold").auc[3])
+
+
+def _units_script():
+    import importlib.util
+    from rna_papers.core.data import REPO_ROOT
+    spec = importlib.util.spec_from_file_location("plmf_full_units", REPO_ROOT / "scripts" / "plmf_full_units.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+
+def test_full_units_plan_and_metrics(tmp_path, capsys):
+    import pandas as pd
+    S = _units_script()
+    main = S.plan_units(["main"])
+    assert len(main) == len(set(main)) == 3 * 2 * 5
+    with pytest.raises(ValueError, match="unknown plan 'cold'"): S.plan_units(["cold"])
+    # synthetic rows (not results): AUC = 0.9 + seed / 100 on MDR, 0.8 on MDS
+    rows = pd.DataFrame([dict(dataset=n, method=m, seed=s, fold=f, seconds=1.0, auc=0.9 + s / 100 if n == "MDR" else 0.8,
+                              aupr=0.7, device="cpu") for m, n, s, f in main])
+    rows.iloc[:-1].to_csv(tmp_path / "part.csv", index=False)
+    S.write_metrics(tmp_path / "part.csv", tmp_path)
+    assert "1 main units missing" in capsys.readouterr().out and not (tmp_path / "plmf_mda.metrics.json").exists()
+    rows.to_csv(tmp_path / "all.csv", index=False)
+    S.write_metrics(tmp_path / "all.csv", tmp_path)
+    import json
+    m = json.loads((tmp_path / "plmf_mda.metrics.json").read_text())
+    assert m["mdr_auc"] == pytest.approx(0.91) and m["mds_auc"] == pytest.approx(0.8) and m["num_seeds"] == 3
+    assert m["profile"] == "full" and "mdr_gbm_auc" not in m
+
+
+def test_recorded_full_run_is_consistent():
+    "The shipped full-run rows hold every main fold once, and its metrics file is what they give."
+    import json, pandas as pd
+    from rna_papers.core.data import REPO_ROOT
+    rec = REPO_ROOT / "results" / "full"
+    if not (rec / "plmf_mda.cv_units.csv").exists(): pytest.skip("no recorded full run")
+    df = pd.read_csv(rec / "plmf_mda.cv_units.csv")
+    assert not df.duplicated(["method", "dataset", "seed", "fold"]).any()
+    assert set(_units_script().plan_units(["main"])) <= {(r.method, r.dataset, r.seed, r.fold) for r in df.itertuples()}
+    m, t = json.loads((rec / "plmf_mda.metrics.json").read_text()), P.summarise(df)
+    for n in ("MDR", "MDS"):
+        assert m[f"{n.lower()}_auc"] == pytest.approx(t.loc[(n, "PLMF-MDA"), "auc"])
