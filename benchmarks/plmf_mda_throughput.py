@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rna_papers.core.train import to_device
 from rna_papers.plmf_mda import (ModelConfig, PLMFMDA, PLMFMDANet, PLMFProfile, PairBatches, cv_protocol, cv_table,
                                  load_mirna_drug, pair_forward)
 
@@ -28,7 +29,6 @@ def bench(feats, config, pairs, labels, batch_size, steps, device) -> float:
         if k == 5: t, n = time.perf_counter(), 0
         b = next(it, None)
         if b is None: it = iter(PairBatches(feats, pairs, labels, batch_size, shuffle=True)); b = next(it)
-        from rna_papers.core.train import to_device
         b = to_device(b, device)
         y_hat, y = pair_forward(net, b)
         loss = loss_fn(y_hat, y); opt.zero_grad(); loss.backward(); opt.step(); n += len(y)
