@@ -30,8 +30,8 @@ __all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_T
            'TransformerBlock', 'STCNetConfig', 'ConvStem', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN', 'MRLRegressor',
            'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions', 'kmer_enrichment',
            'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap', 'load_shipped_model',
-           'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'save_shipped_model',
-           'plot_saliency', 'plot_logo', 'plot_mutagenesis']
+           'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'save_shipped_model', 'parts_frame',
+           'ablation_table', 'multitask_table', 'plot_saliency', 'plot_logo', 'plot_mutagenesis']
 
 # %% ../nbs/30_utr_stcnet.ipynb #1a862f6b
 @dataclass(frozen=True)
@@ -738,6 +738,25 @@ def save_shipped_model(run: dict, # `run_experiment(("h",), "stcnet", ...)` resu
     return write_model_card(folder, run["model"], run["scores"]["h"],
                             f"{made_by}, seed {seed}, {run['n_train']} training rows, best epoch {run['history'].best_epoch}, "
                             f"AdamW lr {cfg.lr}, batch {cfg.batch_size}, {run['seconds']:.0f} s")
+
+# %% ../nbs/30_utr_stcnet.ipynb #5000aa3d
+def parts_frame(ablation: dict, # {variant: regression scores} on MPRA-H
+                multitask: dict, # {(tasks e.g. "U+V", test task): regression scores}
+               ) -> pd.DataFrame:
+    "Long table (group, experiment, task, r2, spearman, rmse), the form `scripts/utr_full_parts.py` writes."
+    pick = lambda s: {k: s[k] for k in ("r2", "spearman", "rmse")}
+    return pd.DataFrame([dict(group="ablation", experiment=n, task="h", **pick(s)) for n, s in ablation.items()]
+                        + [dict(group="multitask", experiment=ts, task=t, **pick(s)) for (ts, t), s in multitask.items()],
+                        columns=["group", "experiment", "task", "r2", "spearman", "rmse"])
+
+def ablation_table(parts: pd.DataFrame) -> pd.DataFrame:
+    "Table II: our ablations on MPRA-H beside the paper's."
+    ours = parts[parts.group == "ablation"].set_index("experiment")[["r2", "spearman", "rmse"]]
+    return ours.add_prefix("ours_").join(PAPER_TABLE_II.add_prefix("paper_")).round(3)
+
+def multitask_table(parts: pd.DataFrame) -> pd.DataFrame:
+    "Multi-task runs: one row per (tasks trained together, test task)."
+    return parts[parts.group == "multitask"].set_index(["experiment", "task"])[["r2", "spearman", "rmse"]].round(3)
 
 # %% ../nbs/30_utr_stcnet.ipynb #b83a929e
 def plot_saliency(seqs, scores, title: str = "") -> plt.Figure:

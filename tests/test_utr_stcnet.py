@@ -100,3 +100,20 @@ def test_cli(capsys, tmp_path):
     assert lines[0] == "id\tmrl" and [l.split("\t")[0] for l in lines[1:]] == ["utr_a", "utr_b", "utr_c"]
     bad = tmp_path / "bad.fa"; bad.write_text(">ok\nACGT\n>broken\nACGTX\n")
     with pytest.raises(ValueError, match="broken"): U.cli(["predict", "--fasta", str(bad)])
+
+
+def test_parts_tables_and_recorded_parts():
+    "Ablation / multi-task rows: the long form the chapter and scripts/utr_full_parts.py share, and the recorded file."
+    import pandas as pd
+    from rna_papers.core.data import REPO_ROOT
+    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0, pearson=0.0)
+    parts = U.parts_frame({"UTR-STCNet": sc(0.8), "w/o SGA": sc(0.7)}, {("U+V", "u"): sc(0.6), ("U+V", "v"): sc(0.5)})
+    ab, mt = U.ablation_table(parts), U.multitask_table(parts)
+    assert ab.loc["w/o SGA", "ours_r2"] == 0.7 and ab.loc["w/o SGA", "paper_r2"] == U.PAPER_TABLE_II.loc["w/o SGA", "r2"]
+    assert mt.loc[("U+V", "v"), "r2"] == 0.5 and len(U.parts_frame({}, {})) == 0
+    rec = REPO_ROOT / "results" / "full" / "utr_stcnet.parts.csv"
+    if rec.exists():
+        df = pd.read_csv(rec)
+        assert not df.duplicated(["experiment", "task"]).any()
+        assert set(df[df.group == "ablation"].experiment) == set(U.PAPER_TABLE_II.index)
+        assert df.r2.between(-1, 1).all() and (df.profile == "full").all()
