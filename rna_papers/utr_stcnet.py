@@ -23,15 +23,16 @@ from .core.cv import train_val_split
 from .core.train import fit, predict
 
 # %% auto #0
-__all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_TABLE_I', 'PAPER_TABLE_II', 'UTRProfile',
-           'build_mpra_data', 'load_mpra', 'read_geo_csv', 'split_mpra_u', 'split_mpra_h', 'split_mpra_v',
-           'stratified_split', 'mpra_splits', 'check_sequences', 'encode_batch', 'MRLDataset', 'collate_mrl',
-           'mrl_loader', 'SaliencyTokenClustering', 'SaliencyGuidedAttention', 'DWConvFFN', 'SGTBlock',
-           'TransformerBlock', 'STCNetConfig', 'ConvStem', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN', 'MRLRegressor',
-           'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions', 'kmer_enrichment',
-           'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap', 'load_shipped_model',
-           'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card', 'save_shipped_model', 'parts_frame',
-           'ablation_table', 'multitask_table', 'plot_saliency', 'plot_logo', 'plot_mutagenesis']
+__all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_TABLE_I', 'PAPER_TABLE_II', 'ABLATIONS',
+           'MULTITASK_SETS', 'UTRProfile', 'build_mpra_data', 'load_mpra', 'read_geo_csv', 'split_mpra_u',
+           'split_mpra_h', 'split_mpra_v', 'stratified_split', 'mpra_splits', 'check_sequences', 'encode_batch',
+           'MRLDataset', 'collate_mrl', 'mrl_loader', 'SaliencyTokenClustering', 'SaliencyGuidedAttention', 'DWConvFFN',
+           'SGTBlock', 'TransformerBlock', 'STCNetConfig', 'ConvStem', 'UTRSTCNet', 'OptimusCNN', 'FramePoolCNN',
+           'MRLRegressor', 'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions',
+           'kmer_enrichment', 'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap',
+           'load_shipped_model', 'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card',
+           'save_shipped_model', 'parts_frame', 'ablation_table', 'multitask_table', 'plot_saliency', 'plot_logo',
+           'plot_mutagenesis']
 
 # %% ../nbs/30_utr_stcnet.ipynb #1a862f6b
 @dataclass(frozen=True)
@@ -698,6 +699,10 @@ PAPER_TABLE_I = pd.DataFrame(
     columns=pd.MultiIndex.from_product([["u", "h", "v"], ["r2", "spearman", "rmse"]]))
 PAPER_TABLE_II = pd.DataFrame([[0.826, 0.889, 0.533], [0.837, 0.905, 0.486], [0.833, 0.896, 0.504], [0.849, 0.914, 0.471]],
                               index=["w/o SATC & SGA", "w/o SGA", "w/o SATC", "UTR-STCNet"], columns=["r2", "spearman", "rmse"])
+ABLATIONS = {"w/o SATC & SGA": dict(use_satc=False, use_sga=False), "w/o SGA": dict(use_sga=False),
+             "w/o SATC": dict(use_satc=False)}  # Table II variants -> STCNetConfig switches
+MULTITASK_SETS = (("u", "v"), ("u", "h", "v"))  # tasks trained together (fig. 2)
+
 _PAPER_ROW = {"stcnet": "UTR-STCNet", "optimus": "OptimusN", "framepool": "Framepooling", "lm": "RNA-FM", "mttrans": "MTrans"}
 
 def results_table(ours: dict, # {(task, model): regression_scores dict}

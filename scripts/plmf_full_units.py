@@ -3,8 +3,8 @@
 One unit is one (method, dataset, seed, fold) of the chapter's 5-fold protocol (`cv_table`; full profile:
 80 epochs, batch 32; `--profile smoke` only checks the script). Units run in worker processes (on one GPU they
 share the card); each finished unit is appended as one row to `--out` at once, and units already in `--out` or
-`--done` are skipped, so a run cut short by a time limit loses only the units in flight. The chapter shows the rows of a recorded run
-(`results/full/plmf_mda.cv_units.csv`).
+`--done` are skipped, so a run cut short by a time limit loses only the units in flight. The chapter shows the
+rows of a recorded run (`results/full/plmf_mda.cv_units.csv`).
 
 Usage: python scripts/plmf_full_units.py --plans main,simple,graphdta,ablations,token --workers 8 --device cuda \
            --out results/full/plmf_mda.cv_units.csv [--done OTHER.csv] [--stop-after 480] [--metrics results/full]
@@ -69,7 +69,7 @@ def write_metrics(units_csv: str, out_dir: str) -> None:
     from rna_papers.core.profiles import save_metrics
     from rna_papers.plmf_mda import THRESHOLDS, summarise
     df = pd.read_csv(units_csv)
-    main_units = {u for u in plan_units(["main"])}
+    main_units = set(plan_units(["main"]))
     have = {(r.method, r.dataset, int(r.seed), int(r.fold)) for r in df.itertuples()}
     if not main_units <= have:
         print(f"metrics not written: {len(main_units - have)} main units missing"); return

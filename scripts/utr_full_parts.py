@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-ABLATION = {"UTR-STCNet": {}, "w/o SATC & SGA": dict(use_satc=False, use_sga=False), "w/o SGA": dict(use_sga=False),
-            "w/o SATC": dict(use_satc=False)}
-MULTITASK = {"U+V": ("u", "v"), "U+H+V": ("u", "h", "v")}
+from rna_papers.utr_stcnet import ABLATIONS, MULTITASK_SETS
+
+ABLATION = {"UTR-STCNet": {}, **ABLATIONS}                             # the full model is retrained beside its ablations
+MULTITASK = {"+".join(t).upper(): t for t in MULTITASK_SETS}
 
 
 def experiments(groups: list[str]) -> list[tuple]:
@@ -39,8 +40,8 @@ def run_one(exp: tuple, device: str, profile: str, max_train: int|None) -> list[
     r = run_experiment(tasks, "stcnet", **cfg.fit_kwargs(), seed=0, device=device, d_model=cfg.d_model,
                        max_train=max_train, verbose=False, **kw)
     return [dict(group=group, experiment=name, task=t, **{k: r["scores"][t][k] for k in ("r2", "spearman", "rmse")},
-                 epochs=len(r["history"].rows), best_epoch=r["history"].best_epoch, n_train=r["n_train"], seconds=round(r["seconds"], 1), device=device,
-                 profile=profile) for t in tasks]
+                 epochs=len(r["history"].rows), best_epoch=r["history"].best_epoch, n_train=r["n_train"],
+                 seconds=round(r["seconds"], 1), device=device, profile=profile) for t in tasks]
 
 
 def main():
