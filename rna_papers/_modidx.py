@@ -444,5 +444,6 @@ d = { 'settings': { 'branch': 'main',
                                        'rna_papers.utr_stcnet.stratified_split': ( 'utr_stcnet.html#stratified_split',
                                                                                    'rna_papers/utr_stcnet.py'),
                                        'rna_papers.utr_stcnet.tg_context': ('utr_stcnet.html#tg_context', 'rna_papers/utr_stcnet.py'),
+                                       'rna_papers.utr_stcnet.utr_metrics': ('utr_stcnet.html#utr_metrics', 'rna_papers/utr_stcnet.py'),
                                        'rna_papers.utr_stcnet.write_model_card': ( 'utr_stcnet.html#write_model_card',
                                                                                    'rna_papers/utr_stcnet.py')}}}

@@ -31,8 +31,8 @@ __all__ = ['PROFILES', 'THRESHOLDS', 'MPRA_FILES', 'NUC', 'MODEL_NAME', 'PAPER_T
            'MRLRegressor', 'run_experiment', 'ridge_on_embeddings', 'saliency_scores', 'high_saliency_regions',
            'kmer_enrichment', 'tg_context', 'ntg_mrl', 'mutate_before_tg', 'mutate_tg', 'mutagenesis_heatmap',
            'load_shipped_model', 'predict_mrl', 'read_fasta', 'cli', 'results_table', 'write_model_card',
-           'save_shipped_model', 'parts_frame', 'ablation_table', 'multitask_table', 'plot_saliency', 'plot_logo',
-           'plot_mutagenesis']
+           'save_shipped_model', 'parts_frame', 'ablation_table', 'multitask_table', 'utr_metrics', 'plot_saliency',
+           'plot_logo', 'plot_mutagenesis']
 
 # %% ../nbs/30_utr_stcnet.ipynb #1a862f6b
 @dataclass(frozen=True)
@@ -759,9 +759,33 @@ def ablation_table(parts: pd.DataFrame) -> pd.DataFrame:
     ours = parts[parts.group == "ablation"].set_index("experiment")[["r2", "spearman", "rmse"]]
     return ours.add_prefix("ours_").join(PAPER_TABLE_II.add_prefix("paper_")).round(3)
 
-def multitask_table(parts: pd.DataFrame) -> pd.DataFrame:
-    "Multi-task runs: one row per (tasks trained together, test task)."
-    return parts[parts.group == "multitask"].set_index(["experiment", "task"])[["r2", "spearman", "rmse"]].round(3)
+def multitask_table(parts: pd.DataFrame,
+                    table_i: pd.DataFrame|None = None, # Table I (index task, model): adds the single-task R² beside
+                   ) -> pd.DataFrame:
+    "Multi-task runs: one row per (tasks trained together, test task), with the single-task UTR-STCNet R² if given."
+    mt = parts[parts.group == "multitask"].set_index(["experiment", "task"])[["r2", "spearman", "rmse"]]
+    if table_i is not None:
+        single = table_i.xs("stcnet", level="model")["ours_r2"]
+        mt["single_task_r2"] = [single.get(t, np.nan) for t in mt.index.get_level_values("task")]
+        mt["gain_r2"] = mt["r2"] - mt["single_task_r2"]
+    return mt.round(3)
+
+def utr_metrics(table_i: pd.DataFrame, # Table I of one run (index task, model; `ours_*` columns)
+                parts: pd.DataFrame, # `parts_frame` of the same run (may be empty)
+               ) -> dict:
+    "The chapter's metrics: MPRA-H headline keys, the other Table I R²s, ablation and multi-task R²s."
+    r = lambda t, k, s="r2": float(table_i.loc[(t, k), f"ours_{s}"])
+    m = {"mpra_h_r2": r("h", "stcnet"), "mpra_h_spearman": r("h", "stcnet", "spearman"),
+         "mpra_h_rmse": r("h", "stcnet", "rmse"), "mpra_h_r2_cnn": r("h", "optimus"),
+         "mpra_h_spearman_cnn": r("h", "optimus", "spearman"), "mpra_h_r2_mttrans": r("h", "mttrans")}
+    for t, k in table_i.index:
+        if k in ("framepool", "lm") or (t != "h" and k in ("stcnet", "optimus")):
+            m[f"mpra_{t}_r2" if k == "stcnet" else f"mpra_{t}_r2_{k}"] = r(t, k)
+    slug = lambda s: s.replace("w/o ", "wo_").replace(" & ", "_").replace("-", "").replace("+", "").lower()
+    for row in parts.itertuples():
+        m[f"ablation_{slug(row.experiment)}_r2" if row.group == "ablation"
+          else f"multitask_{slug(row.experiment)}_{row.task}_r2"] = float(row.r2)
+    return m
 
 # %% ../nbs/30_utr_stcnet.ipynb #b83a929e
 def plot_saliency(seqs, scores, title: str = "") -> plt.Figure:

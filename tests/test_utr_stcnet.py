@@ -117,3 +117,62 @@ def test_parts_tables_and_recorded_parts():
         assert not df.duplicated(["experiment", "task"]).any()
         assert set(df[df.group == "ablation"].experiment) == set(U.PAPER_TABLE_II.index)
         assert df.r2.between(-1, 1).all() and (df.profile == "full").all()
+
+
+def _parts_script():
+    import importlib.util
+    from rna_papers.core.data import REPO_ROOT
+    spec = importlib.util.spec_from_file_location("utr_full_parts", REPO_ROOT / "scripts" / "utr_full_parts.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+
+def _synthetic_table_i():
+    "Synthetic Table I (not results): R² 0.1 × model rank + task offset."
+    import pandas as pd
+    rows = [dict(task=t, model=k, ours_r2=0.1 * i + dt, ours_spearman=0.5, ours_rmse=1.0)
+            for t, dt in (("h", 0.0), ("u", 0.01), ("v", 0.02)) for i, k in enumerate(("stcnet", "optimus", "framepool", "mttrans", "lm"))]
+    return pd.DataFrame(rows).set_index(["task", "model"])
+
+
+def test_multitask_table_and_metrics_keys():
+    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0)
+    parts = U.parts_frame({"w/o SATC & SGA": sc(0.7)}, {("U+V", "u"): sc(0.05), ("U+H+V", "h"): sc(0.2)})
+    mt = U.multitask_table(parts, _synthetic_table_i())
+    assert mt.loc[("U+V", "u"), "single_task_r2"] == 0.01 and mt.loc[("U+V", "u"), "gain_r2"] == 0.04
+    m = U.utr_metrics(_synthetic_table_i(), parts)
+    assert m["mpra_h_r2"] == 0.0 and m["mpra_h_r2_cnn"] == 0.1 and m["mpra_h_r2_mttrans"] == pytest.approx(0.3)
+    assert m["mpra_v_r2"] == 0.02 and m["mpra_u_r2_lm"] == pytest.approx(0.41) and "mpra_h_r2_optimus" not in m
+    assert m["ablation_wo_satc_sga_r2"] == 0.7 and m["multitask_uv_u_r2"] == 0.05 and m["multitask_uhv_h_r2"] == 0.2
+
+
+def test_parts_script_writes_metrics_only_when_complete(tmp_path, capsys):
+    import json
+    S = _parts_script()
+    _synthetic_table_i().to_csv(tmp_path / "utr_stcnet.table_i.csv")
+    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0)
+    ab = {n: sc(0.8) for n in S.ABLATION}
+    mt = {(n, t): sc(0.9) for n, ts in S.MULTITASK.items() for t in ts}
+    part = U.parts_frame(ab, {}).assign(device="cuda", seconds=2.0)
+    part.to_csv(tmp_path / "part.csv", index=False)
+    S.write_metrics(tmp_path / "part.csv", tmp_path, "cpu")
+    assert "metrics not written: missing ['U+H+V', 'U+V']" in capsys.readouterr().out
+    assert not (tmp_path / "utr_stcnet.metrics.json").exists()
+    U.parts_frame(ab, mt).assign(device="cuda", seconds=2.0).to_csv(tmp_path / "all.csv", index=False)
+    S.write_metrics(tmp_path / "all.csv", tmp_path, "cpu")
+    m = json.loads((tmp_path / "utr_stcnet.metrics.json").read_text())
+    assert m["profile"] == "full" and m["device"] == "cpu+cuda" and m["seconds"] == 2.0 * (len(ab) + len(S.MULTITASK))  # per experiment, not per row
+    assert m["multitask_uhv_v_r2"] == 0.9 and m["mpra_h_r2_cnn"] == 0.1
+
+
+def test_recorded_metrics_match_recorded_tables():
+    "The recorded full-profile metrics file is what the recorded Table I and parts rows give."
+    import json, pandas as pd
+    from rna_papers.core.data import REPO_ROOT
+    rec = REPO_ROOT / "results" / "full"
+    if not (rec / "utr_stcnet.metrics.json").exists(): pytest.skip("no recorded full-profile metrics")
+    m = json.loads((rec / "utr_stcnet.metrics.json").read_text())
+    want = U.utr_metrics(pd.read_csv(rec / "utr_stcnet.table_i.csv", index_col=[0, 1]), pd.read_csv(rec / "utr_stcnet.parts.csv"))
+    assert {k: m[k] for k in want} == pytest.approx(want) and m["profile"] == "full"
+    from rna_papers.core.profiles import check_thresholds
+    assert not check_thresholds(m, json.loads((rec / "utr_stcnet.thresholds.json").read_text()))
