@@ -14,8 +14,9 @@ from .core.data import REPO_ROOT, sha256_file
 from .core.profiles import EXECUTED_DIR, check_profile, check_thresholds
 
 # %% auto #0
-__all__ = ['NBS_DIR', 'PAPER_RESULTS', 'ChapterFailed', 'short_name', 'is_chapter', 'find_chapters', 'toc_files', 'toc_chapters',
-           'is_fresh', 'run_chapter', 'chapter_thresholds', 'stage_notebook', 'build_book', 'results_table']
+__all__ = ['NBS_DIR', 'INLINE_BACKEND', 'PAPER_RESULTS', 'ChapterFailed', 'short_name', 'is_chapter', 'find_chapters',
+           'toc_files', 'toc_chapters', 'execute_with_figures', 'is_fresh', 'run_chapter', 'chapter_thresholds',
+           'stage_notebook', 'build_book', 'results_table']
 
 # %% ../nbs/80_runner.ipynb #c039ecbc
 NBS_DIR = REPO_ROOT / "nbs"
@@ -66,6 +67,18 @@ def _run_record(src: Path, profile: str, device: str) -> dict:
     if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
     return {"source_sha256": sha256_file(src), "profile": profile, "device": device}
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+def execute_with_figures(src: Path, dest: Path, **kwargs):
+    "papermill `src` -> `dest` with the kernel on the inline matplotlib backend, so figures are saved as PNGs."
+    import papermill as pm
+    old = os.environ.get("MPLBACKEND")          # e.g. Agg in CI: the kernel would then keep figures as text only
+    os.environ["MPLBACKEND"] = INLINE_BACKEND    # the kernel process inherits it
+    try: return pm.execute_notebook(str(src), str(dest), cwd=str(src.parent), kernel_name="python3", progress_bar=False, **kwargs)
+    finally:
+        if old is None: os.environ.pop("MPLBACKEND")
+        else: os.environ["MPLBACKEND"] = old
+
 def is_fresh(chapter: str, # short name
              src: Path, # source notebook
              profile: str, device: str, # what the run must have used
@@ -89,15 +102,14 @@ def run_chapter(chapter: str, # short name, e.g. "gtmaloc"
     chapters = find_chapters(nbs_dir)
     if chapter not in chapters:
         raise ValueError(f"unknown chapter '{chapter}'; known chapters: {', '.join(chapters) or 'none'}")
-    import papermill as pm
     src, out = chapters[chapter], Path(out or EXECUTED_DIR).resolve()
     out.mkdir(parents=True, exist_ok=True)
     metrics_path, rec = out / f"{chapter}.metrics.json", out / f"{chapter}.run.json"
     for p in (metrics_path, rec): p.unlink(missing_ok=True)
+    import papermill as pm
     try:
-        pm.execute_notebook(str(src), str(out / f"{chapter}.ipynb"), cwd=str(src.parent), kernel_name="python3",
-                            parameters=dict(PROFILE=profile, DEVICE=device, OUT_DIR=str(out)),
-                            progress_bar=False, log_output=log_output)
+        execute_with_figures(src, out / f"{chapter}.ipynb", parameters=dict(PROFILE=profile, DEVICE=device, OUT_DIR=str(out)),
+                             log_output=log_output)
     except pm.PapermillExecutionError as e:
         raise ChapterFailed(f"chapter '{chapter}' failed in cell {e.cell_index} (execution count {e.exec_count}): "
                             f"{e.ename}: {e.evalue}; executed copy with the traceback: {out / (chapter + '.ipynb')}") from None
@@ -138,7 +150,7 @@ def stage_notebook(nb):
 def _execute_plain(src: Path, dest: Path):
     "Execute a non-chapter notebook (index, core docs) once, for the book."
     import papermill as pm
-    try: pm.execute_notebook(str(src), str(dest), cwd=str(src.parent), kernel_name="python3", progress_bar=False)
+    try: execute_with_figures(src, dest)
     except pm.PapermillExecutionError as e:
         raise ChapterFailed(f"notebook {src.name} failed in cell {e.cell_index}: {e.ename}: {e.evalue}") from None
 

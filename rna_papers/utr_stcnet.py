@@ -797,7 +797,7 @@ def plot_saliency(seqs, scores, title: str = "") -> plt.Figure:
         for i in range(len(s) - 2):
             if s[i:i + 3] == "ATG": ax.add_patch(plt.Rectangle((i - 0.5, -0.5), 3, 1, fill=False, ec="red", lw=1.5))
     axes[0, 0].set_title(title)
-    fig.tight_layout()
+    fig.tight_layout(); plt.close(fig)
     return fig
 
 # %% ../nbs/30_utr_stcnet.ipynb #abe43570
@@ -809,7 +809,7 @@ def plot_logo(pfm: pd.DataFrame, title: str = "") -> plt.Figure:
     info = logomaker.transform_matrix(p.div(p.sum(1), axis=0), from_type="probability", to_type="information")
     logomaker.Logo(info, ax=ax, color_scheme="classic")
     ax.set_xticks(range(len(pfm))); ax.set_xticklabels(pfm.index); ax.set_ylabel("bits"); ax.set_title(title)
-    fig.tight_layout()
+    fig.tight_layout(); plt.close(fig)
     return fig
 
 # %% ../nbs/30_utr_stcnet.ipynb #74cb5d14
@@ -820,5 +820,5 @@ def plot_mutagenesis(df: pd.DataFrame, title: str = "") -> plt.Figure:
     im = ax.imshow(df.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v)
     ax.set_yticks(range(4)); ax.set_yticklabels(df.index); ax.set_xticks(range(df.shape[1]))
     ax.set_xticklabels([c[-1] for c in df.columns], fontsize=6); ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="Δ MRL"); fig.tight_layout()
+    fig.colorbar(im, ax=ax, label="Δ MRL"); fig.tight_layout(); plt.close(fig)
     return fig

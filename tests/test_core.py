@@ -60,7 +60,9 @@ def test_runner_contract_on_fixture(tmp_path):
     on_disk = json.loads((tmp_path / "toy.metrics.json").read_text())
     assert on_disk == m and {"profile", "device", "seconds", "score"} <= set(m) and m["device"] == "cpu"
     assert all(isinstance(v, (int, float, str)) for v in m.values())       # flat
-    assert (tmp_path / "toy.ipynb").exists()
+    executed = json.loads((tmp_path / "toy.ipynb").read_text())
+    fig_cell = next(c for c in executed["cells"] if "must keep it as a PNG" in "".join(c["source"]))
+    assert any("image/png" in o.get("data", {}) for o in fig_cell["outputs"]), "figure saved as text only"
     with pytest.raises(ChapterFailed, match=r"failed in cell \d+ .*ZeroDivisionError"):
         run_chapter("broken", "smoke", "cpu", tmp_path, nbs_dir=FIXTURES)
 

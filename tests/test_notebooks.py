@@ -33,3 +33,9 @@ def test_chapter_executes_and_meets_thresholds(chapter):
     thresholds = json.loads((out / f"{chapter}.thresholds.json").read_text())
     assert thresholds, f"chapter {chapter} declares no thresholds for profile {profile}"
     assert not check_thresholds(metrics, thresholds), f"{chapter}: {check_thresholds(metrics, thresholds)}"
+    executed = json.loads((out / f"{chapter}.ipynb").read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{chapter}: no figure was saved as an image"
+    stray = [o["data"]["text/plain"] for o in outputs if o.get("data", {}).keys() == {"text/plain"}
+             and "<Figure size" in "".join(o["data"]["text/plain"])]
+    assert not stray, f"{chapter}: figures kept as text only: {stray[:3]}"
