@@ -11,3 +11,11 @@ def run_profile() -> tuple[str, str]:
     profile = os.environ.get("RNA_PAPERS_PROFILE", "smoke")
     device = os.environ.get("RNA_PAPERS_DEVICE", "cuda" if profile == "full" else "cpu")
     return profile, device
+
+
+def load_script(name: str):
+    "Import `scripts/<name>.py` as a module (the full-run scripts are not part of the package)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
+from conftest import load_script
 from rna_papers.core.data import DATA_DIR, verify_dataset
 from rna_papers import plmf_mda as P
 
@@ -149,17 +150,9 @@ def test_cv_table_runs_exactly_the_selected_folds():
     assert one.auc.iloc[0] == pytest.approx(every.set_index("fold").auc[3])
 
 
-def _units_script():
-    import importlib.util
-    from rna_papers.core.data import REPO_ROOT
-    spec = importlib.util.spec_from_file_location("plmf_full_units", REPO_ROOT / "scripts" / "plmf_full_units.py")
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
-
-
 def test_full_units_plan_and_metrics(tmp_path, capsys):
     import pandas as pd
-    S = _units_script()
+    S = load_script("plmf_full_units")
     main = S.plan_units(["main"])
     assert len(main) == len(set(main)) == 3 * 2 * 5
     with pytest.raises(ValueError, match="unknown plan 'cold'"): S.plan_units(["cold"])
@@ -185,7 +178,7 @@ def test_recorded_full_run_is_consistent():
     if not (rec / "plmf_mda.cv_units.csv").exists(): pytest.skip("no recorded full run")
     df = pd.read_csv(rec / "plmf_mda.cv_units.csv")
     assert not df.duplicated(["method", "dataset", "seed", "fold"]).any()
-    assert set(_units_script().plan_units(["main"])) <= {(r.method, r.dataset, r.seed, r.fold) for r in df.itertuples()}
+    assert set(load_script("plmf_full_units").plan_units(["main"])) <= {(r.method, r.dataset, r.seed, r.fold) for r in df.itertuples()}
     m, t = json.loads((rec / "plmf_mda.metrics.json").read_text()), P.summarise(df)
     for n in ("MDR", "MDS"):
         assert m[f"{n.lower()}_auc"] == pytest.approx(t.loc[(n, "PLMF-MDA"), "auc"])

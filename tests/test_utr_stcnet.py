@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import load_script
 from rna_papers.core.data import DATA_DIR, verify_dataset
 from rna_papers import utr_stcnet as U
 
@@ -119,14 +120,6 @@ def test_parts_tables_and_recorded_parts():
         assert df.r2.between(-1, 1).all() and (df.profile == "full").all()
 
 
-def _parts_script():
-    import importlib.util
-    from rna_papers.core.data import REPO_ROOT
-    spec = importlib.util.spec_from_file_location("utr_full_parts", REPO_ROOT / "scripts" / "utr_full_parts.py")
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
-
-
 def _synthetic_table_i():
     "Synthetic Table I (not results): R² 0.1 × model rank + task offset."
     import pandas as pd
@@ -148,7 +141,7 @@ def test_multitask_table_and_metrics_keys():
 
 def test_parts_script_writes_metrics_only_when_complete(tmp_path, capsys):
     import json
-    S = _parts_script()
+    S = load_script("utr_full_parts")
     _synthetic_table_i().to_csv(tmp_path / "utr_stcnet.table_i.csv")
     sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0)
     ab = {n: sc(0.8) for n in S.ABLATION}
