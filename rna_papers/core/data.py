@@ -8,11 +8,10 @@ import csv, hashlib, os, shutil, urllib.request
 from pathlib import Path
 
 import numpy as np
-import torch
 
 # %% auto #0
 __all__ = ['REPO_ROOT', 'DATA_DIR', 'MANIFEST', 'DataIntegrityError', 'sha256_file', 'write_manifest', 'read_manifest',
-           'list_datasets', 'data_file', 'verify_dataset', 'dataset_path', 'fetch_upstream', 'collate']
+           'direct_url', 'list_datasets', 'data_file', 'verify_dataset', 'dataset_path', 'fetch_upstream', 'collate']
 
 # %% ../../nbs/00_data.ipynb #79fc94b9
 def _find_repo_root() -> Path:
@@ -64,9 +63,21 @@ def read_manifest(folder: Path|str, # dataset folder
         return {r["path"]: r for r in csv.DictReader(f, delimiter="\t")}
 
 # %% ../../nbs/00_data.ipynb #6b8c0c37
+def direct_url(url: str, # a manifest's upstream_url field
+               rel: str, # the file it is recorded for
+              ) -> str|None:
+    "`url` if it points at the file itself (http(s)/file, same file name, not a web page); else None."
+    from urllib.parse import urlparse
+    u = urlparse(url or "")
+    if u.scheme not in ("http", "https", "file") or "/blob/" in u.path: return None
+    return url if Path(u.path).name == Path(rel).name else None
+
 def _restore_hint(name: str, rel: str, row: dict) -> str:
     hint = f"restore it with `git checkout -- data/{name}/{rel}`"
-    if row.get("upstream_url"): hint += f" or `fetch_upstream('{name}', '{rel}')` (downloads {row['upstream_url']})"
+    up = row.get("upstream_url", "")
+    if direct_url(up, rel): hint += f" or `fetch_upstream('{name}', '{rel}')` (downloads {up})"
+    elif up.startswith("derived:"): hint += f" (it was {up.replace('derived:', 'derived from', 1).strip()})"
+    elif up: hint += f" (it was extracted from {up}; see data/{name}/PROVENANCE.md)"
     return hint
 
 def _check(name: str, rel: str, row: dict, path: Path):
@@ -82,6 +93,9 @@ def list_datasets() -> list[str]:
     return sorted(p.parent.relative_to(DATA_DIR).as_posix() for p in DATA_DIR.rglob(MANIFEST))
 
 def _folder(name: str) -> Path:
+    if not DATA_DIR.is_dir():
+        src = "RNA_PAPERS_DATA points at" if os.environ.get("RNA_PAPERS_DATA") else "the data folder"
+        raise DataIntegrityError(f"{src} {DATA_DIR}, which is not a directory")
     folder = DATA_DIR / name
     if not (folder / MANIFEST).exists():
         raise DataIntegrityError(f"unknown dataset '{name}' (no {folder / MANIFEST}); known: {', '.join(list_datasets())}")
@@ -122,8 +136,9 @@ def fetch_upstream(name: str, # dataset name
     folder = _folder(name)
     row = read_manifest(folder).get(relpath)
     if row is None: raise DataIntegrityError(f"dataset '{name}' has no file {relpath} in its manifest")
-    url = url or row.get("upstream_url")
-    if not url: raise DataIntegrityError(f"dataset '{name}': no upstream URL recorded for {relpath}")
+    url = url or direct_url(row.get("upstream_url", ""), relpath)
+    if not url: raise DataIntegrityError(f"dataset '{name}': no direct download recorded for {relpath}; "
+                                         f"{_restore_hint(name, relpath, row)}")
     dest = folder / relpath
     tmp = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +155,7 @@ def fetch_upstream(name: str, # dataset name
 def collate(samples: list[dict], # kipoi-style samples without a batch axis
            ) -> dict:
     "Stack a list of (nested) sample dicts into one batch dict; leaves gain a leading batch axis."
+    import torch
     first = samples[0]
     if isinstance(first, dict): return {k: collate([s[k] for s in samples]) for k in first}
     if isinstance(first, torch.Tensor): return torch.stack(samples)

@@ -8,9 +8,9 @@ import json, os, random, time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data import REPO_ROOT
+from .inputs import check_device
 
 # %% auto #0
 __all__ = ['PROFILE_NAMES', 'EXECUTED_DIR', 'check_profile', 'seed_everything', 'get_device', 'Timer', 'save_metrics',
@@ -30,20 +30,15 @@ def check_profile(name: str, # profile name
 def seed_everything(seed: int, # one seed for python, numpy and torch
                    ) -> None:
     "Seed `random`, NumPy and torch (CPU and CUDA) so a run can be repeated."
+    import torch
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
 
-def get_device(name: str|torch.device = "auto", # "auto", "cpu", "cuda" or "cuda:N"
-              ) -> torch.device:
-    "Resolve a device name; `auto` picks CUDA when it is available."
-    name = str(name)
-    if name == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' requested but CUDA is not available; use --device cpu or auto")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"unknown device '{name}'; choose auto, cpu or cuda")
-    return torch.device(name)
+def get_device(name="auto", # "auto", "cpu", "cuda" or "cuda:N" (or a torch.device)
+              ):
+    "Resolve a device name; `auto` picks CUDA when it is available (`core.inputs.check_device`)."
+    return check_device(name)
 
 # %% ../../nbs/01_profiles.ipynb #1da5e648
 class Timer:
@@ -54,7 +49,7 @@ class Timer:
 def _scalar(k, v):
     if isinstance(v, (bool, np.bool_)): return bool(v)
     if isinstance(v, (int, np.integer)): return int(v)
-    if isinstance(v, (float, np.floating)) or (isinstance(v, torch.Tensor) and v.numel() == 1): return float(v)
+    if isinstance(v, (float, np.floating)) or (hasattr(v, "numel") and hasattr(v, "item") and v.numel() == 1): return float(v)
     raise TypeError(f"metric '{k}' must be a scalar number, got {type(v).__name__}")
 
 def save_metrics(chapter: str, # short chapter name, e.g. "gtmaloc"
