@@ -14,7 +14,7 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'UnitStore', 'UnitContext', 'execute_unit', 'demo_unit',
-           'UnitsFailed', 'RunReport', 'run_units']
+           'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'default_store', 'spot_check']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -292,3 +292,50 @@ def _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar):
     finally:
         client.close()
         if cluster is not None: cluster.close()
+
+# %% ../../nbs/09a_units.ipynb #139312a7
+_FIELDS = ("experiment", "dataset", "variant", "seed", "fold")
+
+def records_frame(report: RunReport, # from `run_units`
+                  units: list, # the units to tabulate (in this order)
+                 ):
+    "One row per stored unit: its config fields, metrics, epochs, seconds and device (units not stored are left out)."
+    import pandas as pd
+    rows = []
+    for u in units:
+        rec = report.records.get(unit_key(u))
+        if rec is None: continue
+        rows.append({**{f: getattr(u, f) for f in _FIELDS}, **rec.get("metrics", {}), "epochs": rec.get("epochs"),
+                     "seconds": rec.get("seconds"), "device": rec.get("device"), "key": rec["key"]})
+    return pd.DataFrame(rows)
+
+def missing_note(report: RunReport, # from `run_units`
+                 what: str = "this protocol", # what the units belong to
+                ) -> str:
+    "Markdown note for a chapter: which units are not stored yet ('' when none is missing)."
+    if not report.missing: return ""
+    shown = ", ".join(f"`{m}`" for m in report.missing[:12]) + (" ..." if len(report.missing) > 12 else "")
+    return (f"```{{note}}\n{len(report.missing)} of {len(report.missing) + len(report.records)} units of {what} are "
+            f"not in the results store yet, so the tables and figures below leave them out: {shown}\n```")
+
+# %% ../../nbs/09a_units.ipynb #64c0326c
+def default_store(profile: str, # "smoke" or "full"
+                  out: str|Path|None = None, # the run's output folder (smoke stores go there)
+                 ) -> Path:
+    "Where a profile's units live: `results/full/units` (committed) for full; `<out>/units-smoke` (temporary) otherwise."
+    if profile == "full": return REPO_ROOT / "results" / "full" / "units"
+    from rna_papers.core.profiles import EXECUTED_DIR
+    return Path(out or EXECUTED_DIR) / f"units-{profile}"
+
+def spot_check(u: Unit, # a stored unit to recompute from scratch
+               store: UnitStore|str|Path, # the store that holds its record
+               device: str = "cpu",
+               atol: float = 1e-4, # largest allowed |recomputed - stored| for each metric
+              ) -> dict:
+    "Recompute `u` in this process and compare each metric with the stored record: {metric: (stored, recomputed, ok)}."
+    store = store if isinstance(store, UnitStore) else UnitStore(store)
+    rec = store.get(u)
+    if rec is None: raise ValueError(f"unit {u.label} is not stored in {store.root}")
+    new = execute_unit(u, device, str(store.root))["record"]
+    if new["status"] != "ok": raise RuntimeError(f"unit {u.label} failed on recompute: {new['traceback'].strip().splitlines()[-1]}")
+    return {k: (v, new["metrics"].get(k), abs(v - new["metrics"].get(k, float("nan"))) <= atol) for k, v in rec["metrics"].items()}
