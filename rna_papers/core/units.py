@@ -211,7 +211,7 @@ def _client(workers: int, scheduler: str|None):
         try: return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as e: raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
 
 def _bar(total: int, initial: int, show: bool):
