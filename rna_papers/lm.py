@@ -10,7 +10,7 @@ __all__ = ['PROFILES', 'RNA_LM_CONFIG', 'SMILES_LM_CONFIG', 'RNA_TRAIN_LEN', 'SM
            'signal_row', 'murcko_scaffold', 'mirna_seed', 'plot_pair_cosines']
 
 # %% ../nbs/15_lm.ipynb #02981aae
-import gzip, hashlib, json, math, re, time, warnings
+import hashlib, json, math, re, sys, time, warnings
 from argparse import Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .core.data import DATA_DIR, dataset_path, write_manifest, sha256_file
 from .core.cache import cached
@@ -231,7 +231,8 @@ def pretrain_mlm(lm: LanguageModel, # model to train in place
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     probe = heldout[:128]; rows, run = [], []; t0 = time.time()
     batches = iter(())
-    for step in (bar := tqdm(range(1, steps + 1), desc=f"pretrain {lm.name}")):
+    for step in (bar := tqdm(range(1, steps + 1), desc=f"pretrain {lm.name}", file=sys.stderr,
+                                disable=not sys.stderr.isatty())):
         idx = next(batches, None)
         if idx is None: batches = length_batches([len(s) for s in train], batch_size, rng); idx = next(batches)
         items = training_items(lm.kind, [train[i] for i in idx], rng)

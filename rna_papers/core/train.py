@@ -11,7 +11,8 @@ from typing import Callable, Iterable
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+import sys
+from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['check_shape', 'to_device', 'default_forward', 'History', 'fit', 'predict']
@@ -80,7 +81,7 @@ def fit(model: nn.Module, # the network; trained in place
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=lr_plateau)
              if lr_plateau is not None and val_iter is not None else None)
     hist, best, best_state, waited = History(), float("inf"), None, 0
-    for epoch in tqdm(range(1, num_epochs + 1), desc=desc, leave=False, disable=not verbose):
+    for epoch in tqdm(range(1, num_epochs + 1), desc=desc, leave=False, disable=not verbose or not sys.stderr.isatty()):
         model.train()
         row = {"epoch": epoch, "train_loss": _epoch_loss(model, train_iter, loss_fn, forward, device, optimizer)}
         if val_iter is not None:
