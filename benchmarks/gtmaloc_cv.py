@@ -14,13 +14,14 @@ import pandas as pd
 import torch
 
 from rna_papers import gtmaloc as G
+from rna_papers.core.data import dataset_path
 from rna_papers.core.profiles import get_device
 
 
 def features(kind: str, d: G.GTMALocData):
     if kind == "shipped":
-        f = np.load(G.dataset_path(G.MODEL_NAME) / "features.npz")
-        cfg = json.loads((G.dataset_path(G.MODEL_NAME, verify=False) / "config.json").read_text())
+        f = np.load(dataset_path(G.MODEL_NAME) / "features.npz")
+        cfg = json.loads((dataset_path(G.MODEL_NAME, verify=False) / "config.json").read_text())
         return f["X"], cfg["in_dims"]
     a = d.authors
     return G.stack_blocks(G.modality_blocks(d, a["seq64"], {m: a[f"gt_{m}"] for m in ["disease", "drug", "mrna"]}))

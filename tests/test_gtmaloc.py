@@ -1,17 +1,21 @@
-"GTMALoc chapter: shipped data/model manifests, bad inputs, tiny-graph checks, save/load, fixed seeds, CLI."
-import subprocess, sys
+"GTMALoc chapter: shipped data/model manifests, bad inputs, tiny-graph checks, save/load, fixed seeds, CLI, package layout."
+import re, shutil, subprocess, sys, warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from rna_papers.core.data import DATA_DIR, verify_dataset
+from rna_papers.core.data import DATA_DIR, DataIntegrityError, verify_dataset
+from rna_papers.core.inputs import InputWarning
 from rna_papers import gtmaloc as G
+from rna_papers.gtmaloc.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_MODEL = (DATA_DIR / "models" / "gtmaloc" / "MANIFEST.tsv").exists()
 needs_model = pytest.mark.skipif(not HAS_MODEL, reason="no shipped model in data/models/gtmaloc")
+PKG = ROOT / "rna_papers" / "gtmaloc"
+MODEL_DIR = DATA_DIR / "models" / "gtmaloc"
 
 
 def test_data_manifest_and_counts():
@@ -93,7 +97,7 @@ def test_classifier_save_load_round_trip_and_seed(tmp_path):
 
 @needs_model
 def test_cli_predict_in_process(capsys):
-    assert G.cli(["predict", "--mirna", "hsa-mir-21"]) == 0
+    assert G.cli(["predict", "--mirna", "hsa-mir-21"]) == 0 and G.cli is cli
     out = capsys.readouterr().out
     assert "hsa-mir-21" in out and all(c in out for c in G.CLASSES)
 
@@ -106,3 +110,150 @@ def test_cli_console_script_unknown_id_exits_nonzero():
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode != 0 and "unknown miRNA 'hsa-mir-2l'" in bad.stderr
     assert "close IDs" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# ---- package layout (issue 12) ---------------------------------------------------------------------------------
+def test_package_layout_and_sizes():
+    assert not (ROOT / "rna_papers" / "gtmaloc.py").exists(), "the old single-file module must not coexist with the package"
+    mods = {p.name: len(p.read_text().splitlines()) for p in PKG.glob("*.py")}
+    assert {"__init__.py", "data.py", "network.py", "model.py", "protocol.py", "shipped.py", "cli.py"} <= set(mods)
+    assert all(n <= 400 for n in mods.values()), mods
+    for p in PKG.glob("*.py"):                       # each cell exported once (a lost header notebook makes nbdev append again)
+        marks = re.findall(r"^# %% (.+)$", p.read_text(), re.M)
+        assert len(marks) == len(set(marks)), f"{p.name}: cells exported more than once"
+    assert len(list((ROOT / "nbs" / "modules").glob("09_gtmaloc_*.ipynb"))) == 7
+
+
+def test_package_imports_only_core_and_itself():
+    for p in PKG.glob("*.py"):
+        src = p.read_text()
+        assert not re.search(r"rna_papers\.lm\b|from \.\.lm\b|from \.\. import lm\b", src), f"{p.name} imports rna_papers.lm"
+        assert not re.search(r"\b(plmf_mda|utr_stcnet)\b", src), f"{p.name} imports another paper"
+        rel = re.findall(r"^from (\.+)(\w*)", src, re.M)
+        assert all(dots == "." or mod == "core" for dots, mod in rel), f"{p.name}: {rel}"
+        assert not re.search(r"torch\.load\(|import pickle|pickle\.loads?\(|allow_pickle=True", src), f"{p.name} may unpickle"
+
+
+def test_lazy_surface_in_subprocess():
+    code = ("import sys, rna_papers.gtmaloc as G; assert 'torch' not in sys.modules, 'import loads torch'; "
+            "import rna_papers.gtmaloc.cli; assert callable(G.cli) and G.cli.__name__ == 'cli'; "
+            "assert 'torch' not in sys.modules, 'cli loads torch'; "
+            "assert 'torch_geometric' not in sys.modules; f = G.predict_mirna; "
+            "assert 'torch_geometric' not in sys.modules, 'predict_mirna loads the network code'; "
+            "assert f.__module__ == 'rna_papers.gtmaloc.shipped' and G.node2vec and 'GTMALocClassifier' in dir(G); print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"): G.nope
+
+
+def test_cli_help_does_not_import_torch():
+    code = ("import sys; from rna_papers.gtmaloc.cli import cli\n"
+            "try: cli(['predict', '--help'])\nexcept SystemExit as e: assert e.code == 0\n"
+            "assert 'torch' not in sys.modules; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "--model-dir" in r.stdout and "--device" in r.stdout and r.stdout.endswith("ok\n"), r.stderr
+
+
+@pytest.mark.parametrize("argv, msg", [([], "the following arguments are required: command"),
+                                       (["predict"], "the following arguments are required: --mirna"),
+                                       (["fit"], "invalid choice: 'fit'")])
+def test_cli_usage_errors_raise_one_line(argv, msg, capsys):
+    with pytest.raises(ValueError, match=msg) as e: cli(argv)
+    assert "\n" not in str(e.value) and capsys.readouterr().err == ""
+
+
+# ---- shipped model: safetensors only, verified, cached ------------------------------------------------------------
+@needs_model
+def test_shipped_folder_is_safetensors_only():
+    names = {p.name for p in MODEL_DIR.iterdir()}
+    assert names == {"MANIFEST.tsv", "MODEL_CARD.md", "config.json", "features.npz", "model.safetensors"}, names
+    assert not list(MODEL_DIR.rglob("*.pt"))
+    with np.load(MODEL_DIR / "features.npz", allow_pickle=False) as z:
+        assert z["ids"].dtype.kind == "U" and z["X"].shape == (1041, 1608)
+    card = (MODEL_DIR / "MODEL_CARD.md").read_text()
+    assert "## History" in card and "re-serialised from weights.pt" in card and "2026-11-29" in card
+    assert not re.search(r"/work/|/tmp/|/root/|/home/|site-packages", card)
+
+
+@needs_model
+def test_shipped_model_cached_per_device():
+    a, b = G.load_shipped_model(), G.load_shipped_model(device="cpu")
+    assert a is b
+
+
+@needs_model
+def test_model_dir_copy_loads_and_flipped_byte_is_an_error(tmp_path):
+    d = shutil.copytree(MODEL_DIR, tmp_path / "m")
+    good = G.predict_mirna("hsa-mir-21", d)
+    assert np.allclose(good.probability, G.predict_mirna("hsa-mir-21").probability)
+    w = d / "model.safetensors"; b = bytearray(w.read_bytes()); b[len(b) // 2] ^= 0x01; w.write_bytes(bytes(b))
+    with pytest.raises(DataIntegrityError, match="checksum mismatch for model.safetensors") as e:
+        G.predict_mirna("hsa-mir-21", d)
+    assert "\n" not in str(e.value)
+    with pytest.raises(DataIntegrityError, match="checksum mismatch"):
+        cli(["predict", "--mirna", "hsa-mir-21", "--model-dir", str(d)])
+
+
+@needs_model
+def test_model_dir_with_a_pickle_is_refused(tmp_path):
+    d = shutil.copytree(MODEL_DIR, tmp_path / "m"); (d / "weights.pt").write_bytes(b"\x80\x04not really")
+    with pytest.raises(DataIntegrityError, match="weights.pt is a pickle"): G.predict_mirna("hsa-mir-21", d)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\t\n"])
+def test_empty_mirna_id_is_one_line_error(bad):
+    with pytest.raises(ValueError, match="empty miRNA ID") as e: G.predict_mirna(bad)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="empty miRNA ID"): cli(["predict", "--mirna", bad])
+
+
+@needs_model
+def test_arm_maps_to_precursor_with_one_warning():
+    with pytest.warns(InputWarning) as rec: arm = G.predict_mirna("hsa-miR-21-5p")
+    msgs = [str(w.message) for w in rec if issubclass(w.category, InputWarning)]
+    assert len(msgs) == 1 and "hsa-miR-21-5p -> hsa-mir-21" in msgs[0] and "precursor" in msgs[0]
+    assert arm.index.name == "hsa-mir-21"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        plain = G.predict_mirna("miR-21")                     # case and prefix only: no warning
+    assert arm.probability.equals(plain.probability)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_cuda_without_cuda_fails_before_any_work(tmp_path):
+    missing = tmp_path / "no_such_model"               # the device error comes first: nothing is read
+    with pytest.raises(ValueError, match="CUDA is not available") as e: G.predict_mirna("hsa-mir-21", missing, device="cuda")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        cli(["predict", "--mirna", "hsa-mir-21", "--device", "cuda"])
+
+
+def test_unknown_device_is_one_line_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown device 'tpu'"): G.predict_mirna("hsa-mir-21", tmp_path, device="tpu")
+
+
+def test_missing_model_dir_is_one_line_error(tmp_path):
+    with pytest.raises(ValueError, match="No such file or directory"): G.load_shipped_model(tmp_path / "nope")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="Not a directory"): G.load_shipped_model(tmp_path / "f")
+
+
+def test_save_writes_safetensors_and_config_only(tmp_path):
+    rng = np.random.default_rng(1); X = rng.normal(size=(30, 5)).astype(np.float32)
+    Y = (rng.random((30, 7)) < 0.5).astype(np.float32)
+    m = G.GTMALocClassifier([2, 3], d=8, heads=2, num_epochs=1, num_members=2).fit(X, Y)
+    out = m.save(tmp_path / "m")
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    from safetensors.torch import load_file
+    keys = load_file(str(out / "model.safetensors"))
+    assert {"scaler.mean", "scaler.scale"} <= set(keys) and any(k.startswith("member1.") for k in keys)
+    assert np.array_equal(G.GTMALocClassifier.load(out).predict_proba(X), m.predict_proba(X))
+
+
+def test_model_card_from_fields():
+    card = G.model_card(dict(in_dims=[1, 2], d=8, heads=2, mode="tokens", dropout=0.1, num_epochs=3, lr=1e-3,
+                             weight_decay=0.0, batch_size=4, patience=2, num_members=2, seed=0),
+                        "smoke", {"macro_auc": 0.81234, "macro_aupr": 0.7, "folds": 5}, ["2026-01-01: note"])
+    md = card.markdown()
+    assert md.startswith("# GTMALoc classifier") and "macro AUC 0.8123" in md and "- 2026-01-01: note" in md
+    assert ["Architecture", "Training", "Files", "Data", "Evaluation", "Intended use", "Limits", "Use", "History"] == list(card.sections)
