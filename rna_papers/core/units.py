@@ -89,12 +89,15 @@ class UnitStore:
     def _dir(self, u: Unit) -> Path: return self.root / u.chapter
     def get(self, u: Unit) -> dict|None:
         "The stored record of `u` (status 'ok'), or None when it is not (completely) stored."
-        p = self._dir(u) / f"{unit_key(u)}.json"
+        return self.get_key(u.chapter, unit_key(u))
+    def get_key(self, chapter: str, key: str) -> dict|None:
+        "The stored record with this key, or None."
+        p = self.root / chapter / f"{key}.json"
         if not p.exists(): return None
         rec = json.loads(p.read_text())
         blobs = [rec["arrays_file"]] if rec.get("arrays_file") else []
         blobs += list(rec.get("files", {}).values())
-        return rec if all((self._dir(u) / b).exists() for b in blobs) else None
+        return rec if all((self.root / chapter / b).exists() for b in blobs) else None
     def put(self, u: Unit, record: dict, arrays: dict|None = None, files: dict|None = None) -> Path:
         "Store a finished unit: blobs first (content-addressed), the record last; atomic, safe to race."
         d, key = self._dir(u), unit_key(u); record = dict(record, key=key)
@@ -128,6 +131,11 @@ class UnitContext:
     "What a unit function gets besides its config: the device and read access to the store's artifacts."
     device: str = "cpu"
     store_root: str|None = None
+    def need_arrays(self, u: Unit, i: int = 0) -> dict:
+        "The arrays of the i-th unit `u` needs (from the store; needs a shared filesystem)."
+        st = UnitStore(self.store_root); rec = st.get_key(u.chapter, u.needs[i])
+        if rec is None: raise ValueError(f"unit {u.label} needs unit {u.needs[i]}, which is not stored in {st.root}")
+        return st.arrays(rec, u.chapter)
     def artifact(self, unit: Unit, name: str) -> Path:
         "Path of artifact file `name` of the stored (dependency) unit `unit` (needs a shared filesystem)."
         st = UnitStore(self.store_root); rec = st.get(unit)
@@ -192,6 +200,11 @@ class RunReport:
     missing: list = field(default_factory=list)   # labels of units neither stored nor computed
     seconds: float = 0.0
     commit: str = ""                               # git commit of the code that computed them
+    store: object = None                           # the UnitStore
+    def arrays(self, u: Unit) -> dict:
+        "Arrays of a stored unit ({} when it is not stored)."
+        rec = self.records.get(unit_key(u))
+        return self.store.arrays(rec, u.chapter) if rec is not None else {}
     def __repr__(self):
         return (f"RunReport(stored={len(self.records)}, cached={len(self.cached)}, computed={len(self.computed)}, "
                 f"failed={len(self.failed)}, missing={len(self.missing)}, seconds={self.seconds:.1f})")
@@ -204,8 +217,9 @@ class RunReport:
 # %% ../../nbs/09a_units.ipynb #e02a280a
 def _client(workers: int, scheduler: str|None):
     "A Dask client: to `scheduler` (or $RNA_PAPERS_SCHEDULER) if given, else an embedded LocalCluster of processes."
-    import logging
+    import logging, dask
     from distributed import Client, LocalCluster
+    dask.config.set({"distributed.worker.daemon": False})   # unit functions may start their own processes
     scheduler = scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")
     if scheduler:
         try: return Client(scheduler, timeout="20s"), None
@@ -231,7 +245,7 @@ def run_units(units: list, # `Unit`s (duplicates are run once)
              ) -> RunReport:
     "Run the units that are not stored yet on Dask, writing each record as soon as it finishes."
     store = store if isinstance(store, UnitStore) else UnitStore(store)
-    t0, rep = time.perf_counter(), RunReport()
+    t0, rep = time.perf_counter(), RunReport(store=store)
     todo = {}
     for u in units:
         k = unit_key(u)
