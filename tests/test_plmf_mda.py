@@ -1,4 +1,5 @@
-"PLMF-MDA chapter: bad inputs, hand-worked molecular graph, padding invariance, save/load, score_pairs, CLI."
+"""PLMF-MDA chapter: bad inputs, hand-worked molecular graph, padding invariance, save/load, score_pairs, CLI;
+the package layout, shipped-model mechanism and bad-input handling of issue 12."""
 import numpy as np
 import pytest
 import torch
@@ -182,3 +183,251 @@ def test_recorded_full_run_is_consistent():
     m, t = json.loads((rec / "plmf_mda.metrics.json").read_text()), P.summarise(df)
     for n in ("MDR", "MDS"):
         assert m[f"{n.lower()}_auc"] == pytest.approx(t.loc[(n, "PLMF-MDA"), "auc"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 12: package layout, shipped-model mechanism, bad input and usability
+# ---------------------------------------------------------------------------------------------------------------------
+import importlib, os, re, shutil, subprocess, sys, warnings
+from pathlib import Path
+
+from rna_papers.core import shipped as core_shipped
+from rna_papers.core.data import REPO_ROOT, DataIntegrityError
+from rna_papers.core.inputs import InputWarning
+
+PKG = REPO_ROOT / "rna_papers" / "plmf_mda"
+S = importlib.import_module("rna_papers.plmf_mda.shipped")
+M = importlib.import_module("rna_papers.plmf_mda.model")
+SHIPPED = DATA_DIR / "models" / "plmf_mda"
+
+
+def _py(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300)
+
+
+def test_package_layout():
+    assert not (REPO_ROOT / "rna_papers" / "plmf_mda.py").exists(), "the old single-file module must be gone"
+    mods = {p.stem: len(p.read_text().splitlines()) for p in PKG.glob("*.py")}
+    assert {"__init__", "data", "features", "model", "protocol", "baselines", "shipped", "cli"} <= set(mods)
+    assert max(mods.values()) <= 400, mods
+
+
+def test_package_imports_only_core():
+    for p in PKG.glob("*.py"):
+        src = p.read_text()
+        assert not re.search(r"rna_papers\.lm\b|from \.\.lm import|from \.\. import lm", src), f"{p.name} imports rna_papers.lm"
+        for other in ("gtmaloc", "utr_stcnet", "runner"):
+            assert not re.search(rf"rna_papers\.{other}\b|from \.\.{other} import|from \.\. import {other}", src), f"{p.name} imports {other}"
+
+
+MACHINE_PATH = re.compile(r"/work/|/tmp/|/root/|/home/|site-packages")
+
+def test_no_machine_path():
+    files = list(PKG.glob("*.py")) + [REPO_ROOT / "nbs" / "20_plmf_mda.ipynb"]
+    files += list((REPO_ROOT / "nbs" / "modules").glob("19_plmf_mda_*.ipynb")) + list(SHIPPED.glob("*.md"))
+    for f in files:
+        hits = [m.group(0) for m in MACHINE_PATH.finditer(f.read_text())]
+        assert not hits, f"{f.name}: machine path {hits[0]!r}"
+    import inspect
+    assert inspect.signature(P.build_mirna_drug).parameters["src"].default is None
+
+
+def test_build_mirna_drug_missing_source(tmp_path):
+    with pytest.raises(ValueError, match="no_such_folder/MDR: no such folder"):
+        P.build_mirna_drug(tmp_path / "no_such_folder", tmp_path / "out")
+
+
+def test_lazy_package_does_not_import_torch():
+    r = _py("import sys, rna_papers.plmf_mda as P\n"
+            "assert 'torch' not in sys.modules, 'import rna_papers.plmf_mda loaded torch'\n"
+            "assert callable(P.cli) and 'torch' not in sys.modules\n"
+            "try: P.cli(['--help'])\n"
+            "except SystemExit as e: assert e.code == 0\n"
+            "assert 'torch' not in sys.modules, '--help loaded torch'\n"
+            "P.TASKS; assert 'torch' in sys.modules   # a model name loads its module\n"
+            "assert {'score_pairs', 'PLMFMDA', 'load_mirna_drug', 'cv_table', 'run_gbm'} <= set(dir(P))\n")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "rna-papers plmf-mda" in r.stdout
+
+
+def test_cli_task_choices_match_tasks():
+    with pytest.raises(ValueError, match="invalid choice: 'toxicity'"):
+        P.cli(["predict", "--mirna-seq", MIR21, "--smiles", GEFITINIB, "--task", "toxicity"])
+    assert set(P.TASKS) == {"resistance", "sensitivity"}
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["predict", "--mirna-seq", MIR21], "the following arguments are required: --smiles"),
+    ([], "the following arguments are required: cmd"),
+    (["predict", "--mirna-seq", "ACGX", "--smiles", GEFITINIB], "miRNA #0 'ACGX': invalid nucleotide 'X' at position 4"),
+    (["predict", "--mirna-seq", MIR21, "--smiles", "C1CC"], "SMILES 'C1CC'"),
+    (["predict", "--mirna-seq", MIR21, "--mirna-seq", MIR21, "--smiles", "CCO", "--smiles", "CCO", "--smiles", "C"],
+     "2 miRNA sequences but 3 SMILES"),
+    (["predict", "--mirna-seq", MIR21, "--smiles", GEFITINIB, "--device", "tpu"], "unknown device 'tpu'"),
+    (["predict", "--mirna-seq", MIR21, "--smiles", GEFITINIB, "--model-dir", "no_such_model_dir"], "no_such_model_dir"),
+])
+def test_cli_bad_input_is_one_value_error(argv, msg):
+    with pytest.raises(ValueError, match=re.escape(msg)): P.cli(argv)
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: P.score_pairs(["ACGX"], [GEFITINIB]), "miRNA #0 'ACGX': invalid nucleotide 'X'"),
+    (lambda: P.score_pairs([MIR21, ""], ["CCO", "CCO"]), "miRNA #1 '': empty"),
+    (lambda: P.score_pairs([MIR21], ["not_a_molecule"]), "SMILES 'not_a_molecule'"),
+    (lambda: P.score_pairs([MIR21], [""]), "SMILES ''"),
+    (lambda: P.score_pairs([MIR21], [], task="resistance"), "1 miRNA sequences but 0 SMILES"),
+    (lambda: P.score_pairs(["ACGX"], ["CCO"], device="tpu"), "unknown device 'tpu'"),   # the device first, before any work
+    (lambda: P.score_pairs([], [], task="toxicity"), "task must be"),
+    (lambda: P.load_shipped("resistance", folder="no_such_model_dir"), "no_such_model_dir: No such file"),
+])
+def test_score_pairs_bad_input(call, msg):
+    with pytest.raises(ValueError, match=re.escape(msg)): call()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_one_line():
+    with pytest.raises(ValueError, match="CUDA is not available"): P.score_pairs([MIR21], [GEFITINIB], device="cuda")
+    with pytest.raises(ValueError, match="CUDA is not available"): P.load_shipped("resistance", "cuda")
+
+
+def test_score_pairs_empty():
+    s = P.score_pairs([], [])
+    assert isinstance(s, np.ndarray) and s.shape == (0,) and s.dtype.kind == "f"
+
+
+class _FakeDevice:
+    "A second device name for the cache key; the tensors stay on the CPU."
+    def __init__(self, name): self.name = name
+    def __str__(self): return self.name
+
+
+@needs_model
+def test_shipped_cache_keyed_by_task_and_device(monkeypatch):
+    core_shipped.clear_shipped_cache()
+    loads, orig = [], S._load_tasks
+    monkeypatch.setattr(S, "_load_tasks", lambda folder, dev: loads.append(str(dev)) or orig(folder, dev))
+    a = S.load_shipped("resistance", "cpu")
+    assert S.load_shipped("resistance", "cpu") is a and S.load_shipped("sensitivity", "cpu") is not a
+    assert next(a.net.parameters()).device.type == "cpu" and loads == ["cpu"]
+    # a second device gets its own model: `score_pairs(..., device=...)` no longer reuses the first device's
+    monkeypatch.setattr(core_shipped, "check_device", lambda d="auto": _FakeDevice(str(d)))
+    monkeypatch.setattr(S, "check_device", lambda d="auto": _FakeDevice(str(d)))
+    monkeypatch.setattr(M, "check_device", lambda d="cpu": torch.device("cpu"))
+    b = S.load_shipped("resistance", "gpu-x")
+    assert b is not a and S.load_shipped("resistance", "gpu-x") is b and loads == ["cpu", "gpu-x"]
+    P.score_pairs([MIR21], [GEFITINIB], device="gpu-y")
+    P.score_pairs([MIR21], [GEFITINIB], device="gpu-y")
+    assert loads == ["cpu", "gpu-x", "gpu-y"]
+    core_shipped.clear_shipped_cache()
+
+
+@needs_model
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_shipped_on_cpu_and_cuda():
+    a, b = P.load_shipped("resistance", "cpu"), P.load_shipped("resistance", "cuda")
+    assert a is not b and next(a.net.parameters()).device.type == "cpu" and next(b.net.parameters()).device.type == "cuda"
+    s_cpu, s_gpu = P.score_pairs([MIR21], [GEFITINIB], device="cpu"), P.score_pairs([MIR21], [GEFITINIB], device="cuda")
+    assert abs(s_cpu[0] - s_gpu[0]) < 1e-3
+
+
+@needs_model
+def test_out_of_domain_input_warns_once_per_call():
+    long1, long2 = MIR21 + "ACGU", MIR21 + "GGGGG"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        s = P.score_pairs([long1, long2, long1, MIR21], [GEFITINIB, "[Na+].[Cl-]", GEFITINIB, "CCO.CCO"])
+    assert s.shape == (4,)
+    msgs = [str(x.message) for x in w if issubclass(x.category, InputWarning)]
+    assert len(msgs) == 2, msgs
+    assert "24-nt" in msgs[0] and "2 items" in msgs[0] and long1 in msgs[0] and long2 in msgs[0]
+    assert "multi-fragment SMILES" in msgs[1] and "2 items" in msgs[1] and "[Na+].[Cl-]" in msgs[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        P.score_pairs([MIR21], [GEFITINIB])   # in-domain input: no warning
+
+
+@needs_model
+def test_no_loading_bars_on_repeated_calls(capfd):
+    P.score_pairs([MIR21], [GEFITINIB]); capfd.readouterr()
+    P.score_pairs([MIR21, MIR21[:20]], [GEFITINIB, "CCO"], task="sensitivity")
+    out, err = capfd.readouterr()
+    assert out == "" and "Loading" not in err and "%|" not in err, err
+
+
+def test_progress_bar_only_for_long_predictions(monkeypatch):
+    seqs, smiles, plm, pairs, y = _toy()
+    m = P.PLMFMDA(P.ModelConfig(dim=8))
+    feats = m.featurise(seqs, smiles, plm=plm)
+    m.fit(feats, pairs, y, num_epochs=1, batch_size=4)
+    calls = []
+    monkeypatch.setattr(M, "progress", lambda it, **kw: calls.append(kw) or it)
+    m.predict(feats, np.tile(pairs, (2000 // len(pairs), 1)))          # 1,992 pairs: no bar
+    assert calls == []
+    big = np.tile(pairs, (2004 // len(pairs), 1))                      # 2,004 pairs: a bar
+    assert m.predict(feats, big).shape == (len(big),) and len(calls) == 1
+
+
+def _copy_model(tmp_path) -> Path:
+    dst = tmp_path / "plmf_model"
+    shutil.copytree(SHIPPED, dst)
+    return dst
+
+
+@needs_model
+def test_user_model_dir_verified(tmp_path):
+    good = _copy_model(tmp_path)
+    ref = P.score_pairs([MIR21], [GEFITINIB])
+    np.testing.assert_allclose(P.score_pairs([MIR21], [GEFITINIB], folder=good), ref, rtol=1e-6)
+    bad = tmp_path / "flipped"; shutil.copytree(good, bad)
+    w = bad / "mdr" / "model.safetensors"; b = bytearray(w.read_bytes()); b[len(b) // 2] ^= 0x01; w.write_bytes(bytes(b))
+    with pytest.raises(DataIntegrityError, match="checksum mismatch for mdr/model.safetensors"):
+        P.score_pairs([MIR21], [GEFITINIB], folder=bad)
+    with pytest.raises(DataIntegrityError, match="checksum mismatch"):
+        P.cli(["predict", "--mirna-seq", MIR21, "--smiles", GEFITINIB, "--model-dir", str(bad)])
+    pkl = tmp_path / "pickled"; shutil.copytree(good, pkl); (pkl / "mdr" / "model.pt").write_bytes(b"\x80\x04N.")
+    with pytest.raises(DataIntegrityError, match="is a pickle"): P.load_shipped("resistance", folder=pkl)
+    none = tmp_path / "no_manifest"; shutil.copytree(good, none); (none / "MANIFEST.tsv").unlink()
+    with pytest.raises(DataIntegrityError, match="no MANIFEST.tsv"): P.load_shipped("resistance", folder=none)
+
+
+def test_save_load_through_core_and_bad_config(tmp_path):
+    import json
+    seqs, smiles, plm, pairs, y = _toy()
+    m = P.PLMFMDA(P.ModelConfig(dim=8))
+    feats = m.featurise(seqs, smiles, plm=plm)
+    m.fit(feats, pairs, y, num_epochs=1, batch_size=4)
+    folder = m.save(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    tensors, cfg = core_shipped.load_weights(folder)
+    assert cfg["dim"] == 8 and set(tensors) == set(m.net.state_dict())
+    (folder / "config.json").write_text('{"dim": 8, "colour": "red"}')
+    with pytest.raises(ValueError, match="not a PLMF-MDA config"): P.PLMFMDA.load(folder)
+    (folder / "config.json").write_text(json.dumps({**cfg, "dim": 16}))
+    with pytest.raises(ValueError, match="weights do not match config.json"): P.PLMFMDA.load(folder)
+
+
+def test_train_shipped_writes_structured_card(tmp_path, monkeypatch):
+    "train_shipped on a toy benchmark (no language models): weights, a card from fields, a manifest a user folder passes."
+    import pandas as pd
+    toy = P.MDADataset("toy", pd.DataFrame({"name": list("abcd"), "sequence": ["UGAGGUAGUAG", "UAGCUUAUCAG", "CAUUGCACUUG", "ACGUACGUAC"]}),
+                       pd.DataFrame({"drugbank_id": ["x", "y", "z"], "smiles": ["CCO", "c1ccccc1O", "CCN"]}),
+                       np.array([[0, 0], [1, 0], [2, 1], [3, 2], [1, 2]]))
+    monkeypatch.setattr(S, "load_mirna_drug", lambda name: P.MDADataset(name, toy.mirnas, toy.drugs, toy.pos))
+    monkeypatch.setattr(S, "ModelConfig", lambda: P.ModelConfig(dim=8, use_plm_mirna=False, use_plm_drug=False))
+    folder = S.train_shipped(tmp_path / "shipped", num_epochs=1, batch_size=4, notes="Toy run.")
+    card = (folder / "MODEL_CARD.md").read_text()
+    for section in ("## Architecture", "## Language models", "## Training", "## Runs", "## Intended use and limits"):
+        assert section in card
+    assert "| resistance | MDR | 5 + 5 |" in card and "batch 4, 1 epochs" in card and "Toy run." in card.split("## Intended use and limits")[1]
+    core_shipped.verify_model_dir(folder)
+    assert P.load_shipped("sensitivity", folder=folder).config.dim == 8
+
+
+@needs_model
+def test_shipped_card_matches_weights():
+    "The shipped card names the language models the shipped networks were trained with."
+    import json
+    card = (SHIPPED / "MODEL_CARD.md").read_text()
+    for sub in ("mdr", "mds"):
+        assert json.loads((SHIPPED / sub / "config.json").read_text())["lm_fingerprints"] in card
