@@ -21,14 +21,31 @@ def test_shipped_dataset_matches_manifest(name):
 def test_altered_file_is_named(tmp_path, monkeypatch):
     import rna_papers.core.data as d
     (tmp_path / "ds").mkdir(); (tmp_path / "ds" / "x.csv").write_text("a,b\n1,2\n")
-    write_manifest(tmp_path / "ds", upstream={"x.csv": (tmp_path / "up.csv").as_uri()})
+    (tmp_path / "up").mkdir()
+    write_manifest(tmp_path / "ds", upstream={"x.csv": (tmp_path / "up" / "x.csv").as_uri()})
     monkeypatch.setattr(d, "DATA_DIR", tmp_path)
     (tmp_path / "ds" / "x.csv").write_text("a,b\n1,3\n")
     with pytest.raises(DataIntegrityError, match=r"checksum mismatch for x.csv: expected sha256 [0-9a-f]{64}, found [0-9a-f]{64}"):
         data_file("ds", "x.csv")
-    (tmp_path / "up.csv").write_text("a,b\n1,2\n")          # upstream copy over file://
+    (tmp_path / "up" / "x.csv").write_text("a,b\n1,2\n")     # upstream copy over file://
     fetch_upstream("ds", "x.csv")
     assert data_file("ds", "x.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_restore_hint_offers_only_direct_downloads(tmp_path, monkeypatch):
+    "A web page, an archive or a derived file is not offered for fetch_upstream; the hint says where the file came from."
+    import rna_papers.core.data as d
+    (tmp_path / "ds").mkdir()
+    for f in ("a.csv", "b.csv", "c.csv"): (tmp_path / "ds" / f).write_text("x\n")
+    write_manifest(tmp_path / "ds", upstream={"a.csv": "https://github.com/o/r/blob/abc/a.csv",
+                                             "b.csv": "https://example.org/data.rar", "c.csv": "derived: a.csv rows 1-9"})
+    monkeypatch.setattr(d, "DATA_DIR", tmp_path)
+    for f in ("a.csv", "b.csv", "c.csv"): (tmp_path / "ds" / f).unlink()
+    for f, where in [("a.csv", "extracted from https://github.com"), ("b.csv", "extracted from https://example.org/data.rar"),
+                     ("c.csv", "derived from a.csv rows 1-9")]:
+        with pytest.raises(DataIntegrityError) as e: data_file("ds", f)
+        assert where in str(e.value) and "fetch_upstream" not in str(e.value)
+        with pytest.raises(DataIntegrityError, match="no direct download"): fetch_upstream("ds", f)
 
 
 def _cli(*args, cwd=ROOT):

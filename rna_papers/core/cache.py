@@ -35,14 +35,15 @@ def cached(name: str, # what is cached
           ):
     "Return `compute()`, stored under the cache and reused while `name` and `key` are unchanged."
     folder = cache_dir() / name; folder.mkdir(parents=True, exist_ok=True)
+    where = lambda p: p.relative_to(REPO_ROOT).as_posix() if p.is_relative_to(REPO_ROOT) else f"$RNA_PAPERS_CACHE/{p.relative_to(cache_dir()).as_posix()}"
     path = folder / f"{cache_key(name, key)}.pt"; sums = path.with_suffix(".sha256")
     if path.exists() and sums.exists() and not refresh:
         if sha256_file(path) == sums.read_text().strip():
-            if verbose: print(f"cache: {name} from {path} (delete it or pass refresh=True to recompute)")
+            if verbose: print(f"cache: {name} from {where(path)} (delete it or pass refresh=True to recompute)")
             return torch.load(path, weights_only=False)
-        print(f"cache: {path} is corrupted (sha256 mismatch); recomputing")
+        print(f"cache: {where(path)} is corrupted (sha256 mismatch); recomputing")
     obj = compute()
     tmp = path.with_suffix(".part"); torch.save(obj, tmp); tmp.replace(path)
     sums.write_text(sha256_file(path) + "\n")
-    if verbose: print(f"cache: {name} computed and stored in {path}")
+    if verbose: print(f"cache: {name} computed and stored in {where(path)}")
     return obj
