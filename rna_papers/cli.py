@@ -4,25 +4,37 @@
 
 # %% ../nbs/90_cli.ipynb #dd36ab23
 from __future__ import annotations
-import argparse, importlib, json, sys
+import argparse, contextlib, importlib, json, os, sys, warnings
 from pathlib import Path
 
 from .core.data import DataIntegrityError
+from .core.inputs import InputWarning
 from .core.profiles import PROFILE_NAMES
 from .runner import ChapterFailed, build_book, find_chapters, run_chapter
 
 # %% auto #0
-__all__ = ['PAPER_COMMANDS', 'run', 'book', 'main']
+__all__ = ['PAPER_COMMANDS', 'BROKEN_PIPE', 'UsageError', 'one_line_usage_errors', 'run', 'book', 'error_line',
+           'one_line_warnings', 'main']
 
 # %% ../nbs/90_cli.ipynb #8274981e
-PAPER_COMMANDS = {"gtmaloc": "rna_papers.gtmaloc", "plmf-mda": "rna_papers.plmf_mda", "utr": "rna_papers.utr_stcnet"}
+PAPER_COMMANDS = {"gtmaloc": "rna_papers.gtmaloc.cli", "plmf-mda": "rna_papers.plmf_mda.cli", "utr": "rna_papers.utr_stcnet.cli"}
 
-class _Parser(argparse.ArgumentParser):
-    "argparse, but a usage error is one line: `rna-papers: error: ...`."
-    def error(self, message): raise SystemExit(_fail(f"{self.prog}: error: {message}", 2))
+class UsageError(ValueError):
+    "A command-line usage error found by argparse (ours or a paper's parser)."
+
+@contextlib.contextmanager
+def one_line_usage_errors(prog: str = "rna-papers"):
+    "Within the block, any argparse parser raises `UsageError` ('<subcommand>: <message>') instead of printing its usage."
+    old = argparse.ArgumentParser.error
+    def error(self, message):
+        sub = self.prog.removeprefix(prog).strip()
+        raise UsageError(f"{sub + ': ' if sub else ''}{message}; see `{self.prog} --help`")
+    argparse.ArgumentParser.error = error
+    try: yield
+    finally: argparse.ArgumentParser.error = old
 
 def _fail(msg: str, code: int) -> int:
-    print(msg.splitlines()[0] if msg else "error", file=sys.stderr); return code
+    print(" ".join(str(msg).split()) or "rna-papers: error", file=sys.stderr); return code
 
 def run(chapter: str, # short chapter name
         profile: str = "smoke", # "smoke" or "full"
@@ -41,12 +53,61 @@ def book(profile: str = "smoke", # profile for every chapter
     "Run (or reuse) all chapters in `_toc.yml` and build the book; print where it is."
     index = build_book(profile, device, out, force); print(f"book: {index}"); return index
 
+# %% ../nbs/90_cli.ipynb #46022316
+def _not_utf8_file(argv: list[str]) -> str|None:
+    "The first argument naming a file (plain or gzip) that is not UTF-8 text."
+    import gzip
+    for a in argv:
+        v = a.split("=", 1)[1] if a.startswith("--") and "=" in a else a
+        try:
+            if not os.path.isfile(v): continue
+            raw = Path(v).read_bytes()
+            (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+        except UnicodeDecodeError: return v
+        except Exception: continue
+    return None
+
+def error_line(e: BaseException, # an expected failure
+               argv: list[str] = (), # the command's arguments (to name a file that is not UTF-8)
+              ) -> str:
+    "One line describing `e` for a user: the OS message with its path, a named non-UTF-8 file, or the message."
+    if isinstance(e, UnicodeDecodeError):
+        f = _not_utf8_file(list(argv))
+        return f"{f}: not UTF-8 text" if f else f"an input file is not UTF-8 text ({e.reason} at byte {e.start})"
+    if isinstance(e, OSError) and e.strerror:
+        names = [repr(str(n)) for n in (e.filename, e.filename2) if n is not None]
+        msg = f"{e.strerror}: {' -> '.join(names)}" if names else e.strerror
+    elif isinstance(e, KeyError) and e.args: msg = str(e.args[0])
+    else: msg = str(e) or type(e).__name__
+    return " ".join(msg.split())
+
+# %% ../nbs/90_cli.ipynb #281d8b6a
+@contextlib.contextmanager
+def one_line_warnings(prog: str = "rna-papers"):
+    "Within the block, every warning is shown as one line `<prog>: warning: <message>` on stderr."
+    old = warnings.showwarning
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if not issubclass(category, InputWarning): text += f" [{category.__name__}]"
+        print(f"{prog}: warning: {text}", file=sys.stderr)
+    warnings.showwarning = show
+    try: yield
+    finally: warnings.showwarning = old
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat big | head -1`
+
+def _quiet_broken_pipe() -> int:
+    "Point stdout at /dev/null so the interpreter's final flush raises nothing; return `BROKEN_PIPE`."
+    try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError): pass  # stdout is not a file descriptor (e.g. in a notebook)
+    return BROKEN_PIPE
+
 # %% ../nbs/90_cli.ipynb #557fd0cb
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="rna-papers", description="Three RNA deep-learning papers as a library, notebooks and a book.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = argparse.ArgumentParser(prog="rna-papers", description="Three RNA deep-learning papers as a library, notebooks and a book.")
+    sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute one chapter notebook with papermill")
-    r.add_argument("chapter"); _common(r)
+    r.add_argument("chapter", help="chapter name (see `rna-papers chapters`), e.g. gtmaloc, plmf-mda, utr"); _common(r)
     b = sub.add_parser("book", help="run every chapter in _toc.yml and build the Jupyter Book")
     _common(b); b.add_argument("--force", action="store_true", help="re-run chapters even if fresh copies exist")
     sub.add_parser("chapters", help="list the chapter notebooks")
@@ -58,19 +119,33 @@ def _common(p):
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--out", default=None, help="folder for executed notebooks and metrics (default _build/executed)")
 
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] in PAPER_COMMANDS:
+        return importlib.import_module(PAPER_COMMANDS[argv[0]]).cli(argv[1:]) or 0
+    a = _parser().parse_args(argv)
+    if a.command == "run": run(a.chapter, a.profile, a.device, a.out)
+    elif a.command == "book": book(a.profile, a.device, a.out, a.force)
+    elif a.command == "chapters": print("\n".join(f"{k}\t{v.name}" for k, v in find_chapters().items()))
+    return 0
+
 def main(argv: list[str]|None = None, # arguments; default `sys.argv[1:]`
         ) -> int:
     "Entry point of the `rna-papers` console script; returns the exit code."
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] in PAPER_COMMANDS:
-            return importlib.import_module(PAPER_COMMANDS[argv[0]]).cli(argv[1:]) or 0
-        a = _parser().parse_args(argv)
-        if a.command == "run": run(a.chapter, a.profile, a.device, a.out)
-        elif a.command == "book": book(a.profile, a.device, a.out, a.force)
-        elif a.command == "chapters": print("\n".join(f"{k}\t{v}" for k, v in find_chapters().items()))
-        return 0
-    except SystemExit as e: return e.code if isinstance(e.code, int) else _fail(str(e.code), 2)
-    except ChapterFailed as e: return _fail(f"rna-papers: {e}", 1)
-    except (ValueError, KeyError, FileNotFoundError, DataIntegrityError, RuntimeError) as e:
-        return _fail(f"rna-papers: error: {e.args[0] if e.args else e}", 2)
+    with one_line_warnings(), one_line_usage_errors():
+        try:
+            code = _dispatch(argv)
+            sys.stdout.flush()  # a reader that went away shows up here, not in the interpreter's last flush
+            return code
+        except BrokenPipeError: return _quiet_broken_pipe()
+        except KeyboardInterrupt: return _fail("rna-papers: interrupted", 130)
+        except SystemExit as e:  # argparse's --help (0), or a command's own exit
+            return e.code if isinstance(e.code, int) else 0 if e.code is None else _fail(f"rna-papers: error: {e.code}", 2)
+        except ChapterFailed as e: return _fail(f"rna-papers: {e}", 1)
+        except (OSError, ValueError, KeyError, DataIntegrityError, RuntimeError) as e:
+            if os.environ.get("RNA_PAPERS_TRACEBACK"): raise
+            return _fail(f"rna-papers: error: {error_line(e, argv)}", 2)
+
+# %% ../nbs/90_cli.ipynb #13664e38
+if __name__ == "__main__" and getattr(globals().get("__spec__"), "name", "") == "rna_papers.cli":
+    sys.exit(main())

@@ -7,16 +7,15 @@ from __future__ import annotations
 import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
-import nbformat
-import yaml
-
 from .core.data import REPO_ROOT, sha256_file
+from .core.inputs import check_device
 from .core.profiles import EXECUTED_DIR, check_profile, check_thresholds
 
 # %% auto #0
-__all__ = ['NBS_DIR', 'INLINE_BACKEND', 'PAPER_RESULTS', 'ChapterFailed', 'short_name', 'is_chapter', 'find_chapters',
-           'toc_files', 'toc_chapters', 'execute_with_figures', 'is_fresh', 'run_chapter', 'chapter_thresholds',
-           'stage_notebook', 'build_book', 'results_table']
+__all__ = ['NBS_DIR', 'CHAPTER_ALIASES', 'INLINE_BACKEND', 'PAPER_RESULTS', 'ChapterFailed', 'short_name', 'is_chapter',
+           'find_chapters', 'toc_files', 'toc_chapters', 'resolve_chapter', 'execute_with_figures', 'is_fresh',
+           'check_run_device', 'check_out_dir', 'run_chapter', 'chapter_thresholds', 'stage_notebook', 'build_book',
+           'results_table']
 
 # %% ../nbs/80_runner.ipynb #c039ecbc
 NBS_DIR = REPO_ROOT / "nbs"
@@ -32,6 +31,7 @@ def short_name(path: Path, # notebook path
 def is_chapter(path: Path, # notebook path
               ) -> bool:
     "True when the notebook has a `parameters`-tagged cell that sets `PROFILE`."
+    import nbformat
     nb = nbformat.read(path, as_version=4)
     return any("parameters" in c.metadata.get("tags", []) and "PROFILE" in c.source for c in nb.cells)
 
@@ -44,6 +44,7 @@ def find_chapters(nbs_dir: Path|None = None, # folder of notebooks
 def toc_files(toc: Path|None = None, # a Jupyter Book `_toc.yml`
              ) -> list[Path]:
     "Every notebook listed in `_toc.yml` (root first), as paths relative to the repo."
+    import yaml
     toc = Path(toc or REPO_ROOT / "_toc.yml"); d = yaml.safe_load(toc.read_text())
     files = [d["root"]]
     def walk(node):
@@ -60,11 +61,24 @@ def toc_chapters(toc: Path|None = None, # a Jupyter Book `_toc.yml`
     "The chapters (notebooks with a parameters cell) listed in `_toc.yml`, in order."
     return {short_name(p): p for p in toc_files(toc) if p.exists() and is_chapter(p)}
 
+# %% ../nbs/80_runner.ipynb #18ed4cfe
+CHAPTER_ALIASES = {"utr": "utr_stcnet"}  # paper commands of `rna-papers` whose name is not a chapter's
+
+def resolve_chapter(name: str, # as typed: a short name, its `-` spelling or a paper command
+                    chapters, # the known short names (e.g. `find_chapters()`)
+                   ) -> str:
+    "The short name of chapter `name`; `ValueError` listing the known chapters when there is none."
+    known = list(chapters)
+    for cand in (name, name.replace("-", "_"), CHAPTER_ALIASES.get(name)):
+        if cand in known: return cand
+    also = sorted({k.replace("_", "-") for k in known if "_" in k} | {a for a, c in CHAPTER_ALIASES.items() if c in known})
+    raise ValueError(f"unknown chapter '{name}'; known chapters: {', '.join(known) or 'none'}"
+                     + (f" (also accepted: {', '.join(also)})" if also else ""))
+
 # %% ../nbs/80_runner.ipynb #1e5aa0cc
 def _run_record(src: Path, profile: str, device: str) -> dict:
     "What an executed copy was made from: source sha256, profile and the resolved device (`auto` -> cpu/cuda)."
-    import torch
-    if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto": device = check_device("auto").type
     return {"source_sha256": sha256_file(src), "profile": profile, "device": device}
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -89,7 +103,28 @@ def is_fresh(chapter: str, # short name
     if not (rec.exists() and (out / f"{chapter}.ipynb").exists() and (out / f"{chapter}.metrics.json").exists()): return False
     return json.loads(rec.read_text()) == _run_record(src, profile, device)
 
-def run_chapter(chapter: str, # short name, e.g. "gtmaloc"
+# %% ../nbs/80_runner.ipynb #db7cd84f
+_DEVICES = ("auto", "cpu", "cuda")
+
+def check_run_device(device: str, # "auto", "cpu" or "cuda"
+                    ) -> str:
+    "`device` when it is one of `_DEVICES` and available here; `ValueError` (one line) otherwise."
+    if device not in _DEVICES: raise ValueError(f"unknown device '{device}'; choose {', '.join(_DEVICES)}")
+    check_device(device)
+    return device
+
+def check_out_dir(out: Path|str|None = None, # folder for executed copies; default `EXECUTED_DIR`
+                 ) -> Path:
+    "The output folder, resolved and created if missing; `ValueError` (one line) when it cannot be used."
+    shown = Path(out or EXECUTED_DIR); p = shown.resolve()
+    if p.exists() and not p.is_dir(): raise ValueError(f"output folder {shown} is a file, not a folder")
+    try: p.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ValueError(f"cannot create output folder {shown}: {e.strerror or e}") from None
+    if not os.access(p, os.W_OK | os.X_OK): raise ValueError(f"output folder {shown} is not writable")
+    return p
+
+# %% ../nbs/80_runner.ipynb #e0ff6282
+def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr": see `resolve_chapter`)
                 profile: str = "smoke", # "smoke" or "full"
                 device: str = "auto", # "auto", "cpu" or "cuda"
                 out: Path|str|None = None, # folder for the executed copy and metrics; default `EXECUTED_DIR`
@@ -98,12 +133,9 @@ def run_chapter(chapter: str, # short name, e.g. "gtmaloc"
                ) -> dict:
     "Execute one chapter with papermill; return its metrics (also in `out/<chapter>.metrics.json`)."
     check_profile(profile)
-    if device not in ("auto", "cpu", "cuda"): raise ValueError(f"unknown device '{device}'; choose auto, cpu or cuda")
-    chapters = find_chapters(nbs_dir)
-    if chapter not in chapters:
-        raise ValueError(f"unknown chapter '{chapter}'; known chapters: {', '.join(chapters) or 'none'}")
-    src, out = chapters[chapter], Path(out or EXECUTED_DIR).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    chapters = find_chapters(nbs_dir); chapter = resolve_chapter(chapter, chapters)
+    check_run_device(device)
+    src, out = chapters[chapter], check_out_dir(out)
     metrics_path, rec = out / f"{chapter}.metrics.json", out / f"{chapter}.run.json"
     for p in (metrics_path, rec): p.unlink(missing_ok=True)
     import papermill as pm
@@ -132,6 +164,7 @@ _DIRECTIVE = re.compile(r"^\s*#\s*\|.*$\n?", re.M)
 
 def stage_notebook(nb):
     "Copy of `nb` for the book: nbdev-only cells dropped, `#| hide` cells tagged `remove-cell`, directives stripped."
+    import nbformat
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     keep = []
     for c in nb.cells:
@@ -161,7 +194,8 @@ def build_book(profile: str = "smoke", # profile for the chapters
                root: Path|None = None, # repo root holding `_toc.yml` and `_config.yml`
               ) -> Path:
     "Run (or reuse) every chapter in `_toc.yml`, execute the other pages, build `_build/html`; return index.html."
-    root = Path(root or REPO_ROOT); out = Path(out or EXECUTED_DIR).resolve(); check_profile(profile)
+    import nbformat
+    root = Path(root or REPO_ROOT); check_profile(profile); check_run_device(device); out = check_out_dir(out)
     chapters = toc_chapters(root / "_toc.yml")
     for name, src in chapters.items():
         if not force and is_fresh(name, src, profile, device, out): print(f"book: reusing executed {name} ({out})")
