@@ -8,7 +8,7 @@ import gzip, os, sys, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['InputWarning', 'warn_items', 'check_nonempty', 'check_device', 'read_fasta', 'progress']
+__all__ = ['InputWarning', 'warn_items', 'check_nonempty', 'check_device', 'read_fasta', 'progress', 'UsageParser']
 
 # %% ../../nbs/09_inputs.ipynb #6c2609d6
 class InputWarning(UserWarning):
@@ -102,3 +102,10 @@ def progress(iterable, # what to iterate over
     if total is None or total <= min_items or not sys.stderr.isatty(): return iterable
     from tqdm import tqdm
     return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
+
+# %% ../../nbs/09_inputs.ipynb #acff39b8
+import argparse
+
+class UsageParser(argparse.ArgumentParser):
+    "argparse whose usage errors raise `ValueError('<command>: <message>')` (the `rna-papers` prefix left to the caller)."
+    def error(self, message): raise ValueError(f"{self.prog.removeprefix('rna-papers ')}: {message}")

@@ -6,18 +6,16 @@
 from __future__ import annotations
 import argparse
 
+from ..core.inputs import UsageParser
+
 # %% auto #0
 __all__ = ['cli']
 
 # %% ../../nbs/10_gtmaloc.ipynb #427c0388
-class _Parser(argparse.ArgumentParser):
-    "argparse whose usage errors raise ValueError (the `rna-papers` script prints it as one line)."
-    def error(self, message): raise ValueError(f"{self.prog.removeprefix('rna-papers ')}: {message}")
-
 def cli(argv: list[str]|None = None) -> int:
     "`rna-papers gtmaloc predict --mirna ID [--model-dir DIR] [--device D]`: print the 7 compartment probabilities."
-    p = _Parser(prog="rna-papers gtmaloc", description="GTMALoc miRNA subcellular localization")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = UsageParser(prog="rna-papers gtmaloc", description="GTMALoc miRNA subcellular localization")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=UsageParser)
     pr = sub.add_parser("predict", help="compartment probabilities of one miRNA (shipped model)")
     pr.add_argument("--mirna", required=True, help="miRNA ID, e.g. hsa-mir-21 (HMDD-style precursor/family name)")
     pr.add_argument("--model-dir", default=None, help="model folder with a MANIFEST.tsv (default: data/models/gtmaloc)")

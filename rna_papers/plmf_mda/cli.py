@@ -6,19 +6,17 @@
 from __future__ import annotations
 import argparse
 
+from ..core.inputs import UsageParser
+
 # %% auto #0
 __all__ = ['cli']
 
 # %% ../../nbs/20_plmf_mda.ipynb #946eebf7
-class _Parser(argparse.ArgumentParser):
-    "argparse whose usage errors are a `ValueError` (the top-level `rna-papers` prints one line)."
-    def error(self, message): raise ValueError(f"{self.prog}: {message}")
-
 def cli(argv: list[str]|None = None, # e.g. ["predict", "--mirna-seq", "UGAG...", "--smiles", "CCO"]
        ) -> int:
     "`rna-papers plmf-mda predict`: score miRNA–drug pairs with the shipped (or a given) model."
-    p = _Parser(prog="rna-papers plmf-mda", description="PLMF-MDA miRNA–drug association scores")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    p = UsageParser(prog="rna-papers plmf-mda", description="PLMF-MDA miRNA–drug association scores")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=UsageParser)
     q = sub.add_parser("predict", help="score miRNA–drug pairs")
     q.add_argument("--mirna-seq", required=True, action="append", help="miRNA sequence, A/C/G/U or T (repeat for several)")
     q.add_argument("--smiles", required=True, action="append", help="drug SMILES (one for all, or one per --mirna-seq)")
