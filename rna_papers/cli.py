@@ -40,9 +40,15 @@ def run(chapter: str, # short chapter name
         profile: str = "smoke", # "smoke" or "full"
         device: str = "auto", # "auto", "cpu" or "cuda"
         out: str|None = None, # folder for the executed notebook and metrics
+        workers: int = 1, # Dask worker processes for the chapter's units
+        scheduler: str|None = None, # address of an existing Dask scheduler
+        cached_only: bool = False, # compute no unit: render from the results store
+        recompute: bool = False, # recompute every unit (into `store`)
+        store: str|None = None, # results store (default: the profile's)
        ) -> dict:
-    "Execute one chapter; print and return its metrics."
-    metrics = run_chapter(chapter, profile, device, out, log_output=False)
+    "Execute one chapter (its units first, on Dask); print and return its metrics."
+    metrics = run_chapter(chapter, profile, device, out, log_output=False, workers=workers, scheduler=scheduler,
+                          cached_only=cached_only, recompute=recompute, store=store)
     print(json.dumps(metrics, indent=1)); return metrics
 
 def book(profile: str = "smoke", # profile for every chapter
@@ -108,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute one chapter notebook with papermill")
     r.add_argument("chapter", help="chapter name (see `rna-papers chapters`), e.g. gtmaloc, plmf-mda, utr"); _common(r)
+    r.add_argument("--workers", type=int, default=1, help="Dask worker processes for the units not stored yet (default 1)")
+    r.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
+                   "(default $RNA_PAPERS_SCHEDULER, else an embedded local cluster)")
+    r.add_argument("--cached-only", action="store_true", help="compute no unit; render the chapter from the results store")
+    r.add_argument("--recompute", action="store_true", help="recompute every unit (give a fresh --store)")
+    r.add_argument("--store", default=None, help="results store folder (default results/full/units for full, "
+                   "<out>/units-smoke for smoke)")
     b = sub.add_parser("book", help="run every chapter in _toc.yml and build the Jupyter Book")
     _common(b); b.add_argument("--force", action="store_true", help="re-run chapters even if fresh copies exist")
     sub.add_parser("chapters", help="list the chapter notebooks")
@@ -123,7 +136,9 @@ def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in PAPER_COMMANDS:
         return importlib.import_module(PAPER_COMMANDS[argv[0]]).cli(argv[1:]) or 0
     a = _parser().parse_args(argv)
-    if a.command == "run": run(a.chapter, a.profile, a.device, a.out)
+    if a.command == "run":
+        if a.workers < 0: raise ValueError(f"--workers must be >= 0, got {a.workers}")
+        run(a.chapter, a.profile, a.device, a.out, a.workers, a.scheduler, a.cached_only, a.recompute, a.store)
     elif a.command == "book": book(a.profile, a.device, a.out, a.force)
     elif a.command == "chapters": print("\n".join(f"{k}\t{v.name}" for k, v in find_chapters().items()))
     return 0

@@ -12,10 +12,10 @@ from .core.inputs import check_device
 from .core.profiles import EXECUTED_DIR, check_profile, check_thresholds
 
 # %% auto #0
-__all__ = ['NBS_DIR', 'CHAPTER_ALIASES', 'INLINE_BACKEND', 'PAPER_RESULTS', 'ChapterFailed', 'short_name', 'is_chapter',
-           'find_chapters', 'toc_files', 'toc_chapters', 'resolve_chapter', 'execute_with_figures', 'is_fresh',
-           'check_run_device', 'check_out_dir', 'run_chapter', 'chapter_thresholds', 'stage_notebook', 'build_book',
-           'results_table']
+__all__ = ['NBS_DIR', 'CHAPTER_ALIASES', 'INLINE_BACKEND', 'UNIT_MODULES', 'PAPER_RESULTS', 'ChapterFailed', 'short_name',
+           'is_chapter', 'find_chapters', 'toc_files', 'toc_chapters', 'resolve_chapter', 'execute_with_figures',
+           'is_fresh', 'check_run_device', 'check_out_dir', 'run_chapter_units', 'run_chapter', 'chapter_thresholds',
+           'stage_notebook', 'build_book', 'results_table']
 
 # %% ../nbs/80_runner.ipynb #c039ecbc
 NBS_DIR = REPO_ROOT / "nbs"
@@ -123,6 +123,33 @@ def check_out_dir(out: Path|str|None = None, # folder for executed copies; defau
     if not os.access(p, os.W_OK | os.X_OK): raise ValueError(f"output folder {shown} is not writable")
     return p
 
+# %% ../nbs/80_runner.ipynb #96c292cf
+UNIT_MODULES = {"gtmaloc": "rna_papers.gtmaloc.units"}   # chapters whose protocol runs as experiment units
+
+def run_chapter_units(chapter: str, # short name
+                      profile: str, device: str, out: Path, # as for `run_chapter`
+                      workers: int = 1, scheduler: str|None = None, # Dask: embedded processes, or an existing cluster
+                      cached_only: bool = False, recompute: bool = False, # see `core.units.run_units`
+                      store: Path|str|None = None, # results store; default `core.units.default_store(profile, out)`
+                     ) -> Path|None:
+    "Run the chapter's units not stored yet (one progress bar); return the store, or None for a chapter without units."
+    if chapter not in UNIT_MODULES: return None
+    import importlib
+    from rna_papers.core.units import default_store, run_units
+    store = Path(store) if store else default_store(profile, out)
+    units = importlib.import_module(UNIT_MODULES[chapter]).units(profile)
+    dev = check_device(device).type                       # "auto" resolved: the units record the real device
+    rep = run_units(units, store, workers=workers, scheduler=scheduler, device=dev, cached_only=cached_only, recompute=recompute)
+    print(f"{chapter}: {rep}", file=sys.stderr)
+    try: rep.raise_for_failures()
+    except RuntimeError as e: raise ChapterFailed(f"chapter '{chapter}': {e}") from None
+    return store
+
+def _rel(p: Path, start: Path) -> str:
+    "`p` relative to `start` (the kernel's folder), so the injected parameters name no machine path."
+    return os.path.relpath(Path(p).resolve(), Path(start).resolve())
+
+
 # %% ../nbs/80_runner.ipynb #e0ff6282
 def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr": see `resolve_chapter`)
                 profile: str = "smoke", # "smoke" or "full"
@@ -130,6 +157,11 @@ def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr"
                 out: Path|str|None = None, # folder for the executed copy and metrics; default `EXECUTED_DIR`
                 nbs_dir: Path|None = None, # where chapters live (tests use a fixture folder)
                 log_output: bool = False, # stream cell output to the terminal
+                workers: int = 1, # Dask worker processes for the chapter's units
+                scheduler: str|None = None, # address of an existing Dask scheduler (or $RNA_PAPERS_SCHEDULER)
+                cached_only: bool = False, # compute no unit: render from the store
+                recompute: bool = False, # recompute every unit (use with a fresh `store`)
+                store: Path|str|None = None, # results store of the units (default: the profile's)
                ) -> dict:
     "Execute one chapter with papermill; return its metrics (also in `out/<chapter>.metrics.json`)."
     check_profile(profile)
@@ -138,10 +170,12 @@ def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr"
     src, out = chapters[chapter], check_out_dir(out)
     metrics_path, rec = out / f"{chapter}.metrics.json", out / f"{chapter}.run.json"
     for p in (metrics_path, rec): p.unlink(missing_ok=True)
+    store = run_chapter_units(chapter, profile, device, out, workers, scheduler, cached_only, recompute, store)
+    params = dict(PROFILE=profile, DEVICE=device, OUT_DIR=_rel(out, src.parent))
+    if store is not None: params.update(STORE=_rel(store, src.parent), CACHED_ONLY=True)
     import papermill as pm
     try:
-        execute_with_figures(src, out / f"{chapter}.ipynb", parameters=dict(PROFILE=profile, DEVICE=device, OUT_DIR=str(out)),
-                             log_output=log_output)
+        execute_with_figures(src, out / f"{chapter}.ipynb", parameters=params, log_output=log_output)
     except pm.PapermillExecutionError as e:
         raise ChapterFailed(f"chapter '{chapter}' failed in cell {e.cell_index} (execution count {e.exec_count}): "
                             f"{e.ename}: {e.evalue}; executed copy with the traceback: {out / (chapter + '.ipynb')}") from None

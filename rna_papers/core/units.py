@@ -224,7 +224,7 @@ def _client(workers: int, scheduler: str|None):
     if scheduler:
         try: return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as e: raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
 
