@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from rna_papers.utr_stcnet import MRLRegressor, encode_batch
+from rna_papers.utr_stcnet.model import MRLRegressor, encode_batch
 
 
 def peak_rss_gb() -> float:

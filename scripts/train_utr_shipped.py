@@ -10,7 +10,8 @@ and writes the weights, model card and manifest.
 import argparse, os
 import torch
 from rna_papers.core.profiles import get_device
-from rna_papers.utr_stcnet import PROFILES, run_experiment, save_shipped_model
+from rna_papers.utr_stcnet.protocol import PROFILES, run_experiment
+from rna_papers.utr_stcnet.shipped import save_shipped_model
 
 SEED = 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rna_papers.utr_stcnet import ABLATIONS, MULTITASK_SETS
+from rna_papers.utr_stcnet.protocol import ABLATIONS, MULTITASK_SETS
 
 ABLATION = {"UTR-STCNet": {}, **ABLATIONS}                             # the full model is retrained beside its ablations
 MULTITASK = {"+".join(t).upper(): t for t in MULTITASK_SETS}
@@ -35,7 +35,7 @@ def experiments(groups: list[str]) -> list[tuple]:
 def run_one(exp: tuple, device: str, profile: str, max_train: int|None) -> list[dict]:
     "Train one experiment in a worker; one result row per test task."
     import torch
-    from rna_papers.utr_stcnet import PROFILES, run_experiment
+    from rna_papers.utr_stcnet.protocol import PROFILES, run_experiment
     torch.set_num_threads(1)
     group, name, tasks, kw = exp
     cfg = PROFILES[profile]
@@ -49,7 +49,7 @@ def run_one(exp: tuple, device: str, profile: str, max_train: int|None) -> list[
 def write_metrics(parts_csv: str, out_dir: str, table_i_device: str) -> None:
     "`utr_stcnet.metrics.json` of a recorded run: `out_dir`'s Table I plus every ablation and multi-task row."
     from rna_papers.core.profiles import save_metrics
-    from rna_papers.utr_stcnet import THRESHOLDS, utr_metrics
+    from rna_papers.utr_stcnet.protocol import THRESHOLDS, utr_metrics
     parts, table_i_csv = pd.read_csv(parts_csv), Path(out_dir) / "utr_stcnet.table_i.csv"
     missing = {e[1] for e in experiments(["ablation", "multitask"])} - set(parts.experiment)
     if missing or not table_i_csv.exists():

@@ -1,5 +1,5 @@
-"UTR-STCNet chapter: input checks, padding invariance, save/load, predict_mrl, CLI, GEO loader and splits."
-import subprocess, sys
+"UTR-STCNet package: input checks, padding invariance, save/load, predict_mrl, CLI and its bad inputs, shipped-model checks, layout, GEO loader and splits."
+import json, re, shutil, subprocess, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import load_script
-from rna_papers.core.data import DATA_DIR, verify_dataset
+from rna_papers.core.data import DATA_DIR, DataIntegrityError, verify_dataset, write_manifest
+from rna_papers.core.inputs import InputWarning
 from rna_papers import utr_stcnet as U
 
 FIX = Path(__file__).parent / "fixtures" / "utr_stcnet"
@@ -169,3 +170,187 @@ def test_recorded_metrics_match_recorded_tables():
     assert {k: m[k] for k in want} == pytest.approx(want) and m["profile"] == "full"
     from rna_papers.core.profiles import check_thresholds
     assert not check_thresholds(m, json.loads((rec / "utr_stcnet.thresholds.json").read_text()))
+
+
+# ---- issue 12: package layout, shipped-model mechanism, bad input, usability
+
+PKG = Path(U.__file__).parent
+MODEL_DIR = DATA_DIR / "models" / "utr_stcnet"
+
+
+def test_package_layout_sizes_and_imports():
+    "One module per role, none over 400 lines, importing only rna_papers.core (never rna_papers.lm or another paper)."
+    mods = sorted(p.name for p in PKG.glob("*.py"))
+    assert mods == ["__init__.py", "baselines.py", "cli.py", "data.py", "interpret.py", "model.py", "protocol.py", "shipped.py"]
+    assert not (PKG.parent / "utr_stcnet.py").exists(), "the old single-file module must not coexist with the package"
+    for p in PKG.glob("*.py"):
+        src = p.read_text()
+        assert len(src.splitlines()) <= 400, f"{p.name}: {len(src.splitlines())} lines"
+        rel = re.findall(r"^\s*from (\.\.?[\w.]*) import", src, re.M) + re.findall(r"rna_papers\.(\w+)", src)
+        assert not [r for r in rel if r.startswith("..") and not r.startswith("..core")], f"{p.name}: {rel}"
+        assert not {"lm", "gtmaloc", "plmf_mda"} & {r.lstrip(".").split(".")[0] for r in rel}, f"{p.name} imports another paper"
+
+
+def test_lazy_package_does_not_import_torch():
+    code = ("import sys, rna_papers.utr_stcnet as U\nassert 'torch' not in sys.modules, 'package import'\n"
+            "f = U.cli\nassert callable(f) and 'torch' not in sys.modules, 'cli lookup'\n"
+            "try: f(['predict', '--help'])\nexcept SystemExit as e: assert e.code == 0\n"
+            "assert 'torch' not in sys.modules, '--help'\nprint('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-500:]
+    assert "--model-dir" in r.stdout and "--out" in r.stdout
+
+
+def test_lazy_surface_and_dir():
+    assert U.cli is U.cli and callable(U.cli)          # the function, also after its module was imported
+    assert {"predict_mrl", "MRLRegressor", "PROFILES", "plot_logo", "load_mpra", "OptimusCNN"} <= set(dir(U))
+    assert "read_fasta" not in dir(U)                   # one FASTA reader: rna_papers.core.inputs.read_fasta
+    with pytest.raises(AttributeError, match="no attribute 'nope'"): U.nope
+
+
+def test_progress_bar_only_past_2000(monkeypatch):
+    import rna_papers.utr_stcnet.model as M
+    calls = []
+    monkeypatch.setattr(M, "progress", lambda it, **kw: calls.append(kw) or it)
+    torch.manual_seed(0)
+    reg = U.MRLRegressor("stcnet", max_len=20, d_model=16, heads=2)
+    for n in (2000, 2001):
+        y = reg.predict(["ACGTACGTAC"] * n, batch_size=1024)
+        assert y.shape == (n,) and np.allclose(y, y[0], atol=1e-5)
+    assert len(calls) == 1
+
+
+def test_predict_sorts_by_length_and_restores_order():
+    torch.manual_seed(0)
+    reg = U.MRLRegressor("stcnet", max_len=60, d_model=16, heads=2)
+    seqs = ["ACGT" * k for k in (3, 12, 1, 7, 15, 2)]
+    one_by_one = np.array([reg.predict([s])[0] for s in seqs])
+    np.testing.assert_allclose(reg.predict(seqs, batch_size=2), one_by_one, atol=1e-5)
+
+
+@needs_model
+def test_predict_mrl_empty_input():
+    y = U.predict_mrl([])
+    assert isinstance(y, np.ndarray) and y.shape == (0,)
+    with pytest.raises(ValueError, match="one string"): U.predict_mrl("ACGT")
+
+
+@needs_model
+def test_length_warning_one_per_call():
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        y = U.predict_mrl(["ACGTACGTACGT", "A" * 50, "C" * 120, "G" * 24, "T" * 100, "A" * 25])
+    assert y.shape == (6,)
+    got = [x for x in w if issubclass(x.category, InputWarning)]
+    assert len(got) == 1, [str(x.message) for x in w]
+    msg = str(got[0].message)
+    assert "outside 25–100 nt" in msg and "3 items: sequence 0 (12 nt), sequence 2 (120 nt), sequence 3 (24 nt)" in msg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        U.predict_mrl(["A" * 50, "C" * 25, "G" * 100])     # inside the range: no warning
+
+
+@needs_model
+def test_length_bounds_come_from_the_model_folder(tmp_path):
+    d = shutil.copytree(MODEL_DIR, tmp_path / "m")
+    cfg = json.loads((d / "config.json").read_text()); cfg["length_range"] = [40, 60]
+    (d / "config.json").write_text(json.dumps(cfg, indent=1) + "\n"); write_manifest(d)
+    with pytest.warns(InputWarning, match=r"outside 40–60 nt.*sequence 0 \(30 nt\)"):
+        U.predict_mrl(["A" * 30, "A" * 50], folder=d)
+
+
+@needs_model
+def test_model_card_is_built_from_config():
+    assert U.utr_model_card(U.load_shipped_model()).markdown() == (MODEL_DIR / "MODEL_CARD.md").read_text()
+    card = (MODEL_DIR / "MODEL_CARD.md").read_text()
+    for fact in ("156,802 parameters", "15660", "best epoch**: 18", "r2 0.785", "spearman 0.882", "rmse 0.561",
+                 "training mean 5.605", "25–100 nt"):
+        assert fact in card, fact
+
+
+@needs_model
+def test_model_folder_flipped_byte_is_an_error(tmp_path):
+    d = shutil.copytree(MODEL_DIR, tmp_path / "copy")
+    np.testing.assert_allclose(U.predict_mrl(["A" * 50], folder=d), U.predict_mrl(["A" * 50]))  # intact copy: same model
+    w = d / "model.safetensors"; b = bytearray(w.read_bytes()); b[len(b) // 2] ^= 0x01; w.write_bytes(bytes(b))
+    with pytest.raises(DataIntegrityError, match="checksum mismatch for model.safetensors"):
+        U.load_shipped_model(folder=d)
+    fa = tmp_path / "u.fa"; fa.write_text(">a\n" + "A" * 50 + "\n")
+    with pytest.raises(DataIntegrityError, match="checksum mismatch"):
+        U.cli(["predict", "--fasta", str(fa), "--model-dir", str(d)])
+
+
+@needs_model
+def test_save_shipped_model_to_a_folder(tmp_path):
+    from types import SimpleNamespace
+    from rna_papers.core.shipped import verify_model_dir
+    torch.manual_seed(0)
+    reg = U.MRLRegressor("stcnet", max_len=40, d_model=16, heads=2)
+    seqs = ["ACGTTGCA" * 3, "CCATGGA" * 4]
+    reg.fit(seqs * 8, np.arange(16.0), num_epochs=1, batch_size=8, verbose=False)
+    run = {"model": reg, "history": SimpleNamespace(best_epoch=1), "n_train": 16, "seconds": 1.2, "scores": {"h": {"r2": 0.1}}}
+    card = U.save_shipped_model(run, U.PROFILES["smoke"], "a test", 0, folder=tmp_path / "m")
+    verify_model_dir(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["MANIFEST.tsv", "MODEL_CARD.md", "config.json", "model.safetensors"]
+    assert "a test" in card.read_text() and "outside 12–56 nt" in card.read_text()   # trained on 24–28 nt
+    np.testing.assert_allclose(U.predict_mrl(seqs, folder=tmp_path / "m"), reg.predict(seqs), atol=1e-5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_device_checked_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="CUDA is not available"): U.predict_mrl(["A" * 50], device="cuda")
+    with pytest.raises(ValueError, match="CUDA is not available"): U.predict_mrl([], device="cuda")
+    # the FASTA does not exist: the device error comes first, before the file is read
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        U.cli(["predict", "--fasta", str(tmp_path / "missing.fa"), "--device", "cuda"])
+
+
+@needs_model
+def test_cli_duplicate_ids_warned_once(tmp_path, capsys):
+    fa = tmp_path / "dup.fa"; fa.write_text(">x\n" + "A" * 50 + "\n>x\n" + "C" * 50 + "\n>y\n" + "G" * 50 + "\n")
+    with pytest.warns(InputWarning, match="duplicate FASTA IDs.*1 item: x") as w:
+        assert U.cli(["predict", "--fasta", str(fa)]) == 0
+    assert len([x for x in w if issubclass(x.category, InputWarning)]) == 1
+    assert [l.split("\t")[0] for l in capsys.readouterr().out.splitlines()] == ["id", "x", "x", "y"]
+
+
+@needs_model
+def test_cli_out_file_gzip_and_length_warning(tmp_path, capsys):
+    import gzip
+    fa = tmp_path / "u.fa.gz"
+    with gzip.open(fa, "wt") as f: f.write(">short\nACGTACGT\n>ok\n" + "A" * 50 + "\n")
+    out = tmp_path / "pred.tsv"
+    with pytest.warns(InputWarning, match=r"1 item: short \(8 nt\)"):
+        assert U.cli(["predict", "--fasta", str(fa), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    rows = out.read_text().splitlines()
+    assert rows[0] == "id\tmrl" and [r.split("\t")[0] for r in rows[1:]] == ["short", "ok"]
+    assert float(rows[2].split("\t")[1]) == pytest.approx(U.predict_mrl(["A" * 50])[0], abs=1e-4)
+
+
+def _bad_cli_cases(tmp):
+    fa = tmp / "ok.fa"; fa.write_text(">a\n" + "A" * 50 + "\n")
+    (tmp / "empty").mkdir(); (tmp / "notfasta.fa").write_text("ACGT\n")
+    return {
+        "missing --fasta": (["predict"], ValueError, "--fasta"),
+        "no command": ([], ValueError, "required"),
+        "missing file": (["predict", "--fasta", str(tmp / "nope.fa")], ValueError, "nope.fa"),
+        "directory as fasta": (["predict", "--fasta", str(tmp)], ValueError, "directory"),
+        "not fasta": (["predict", "--fasta", str(tmp / "notfasta.fa")], ValueError, "not FASTA"),
+        "unknown device": (["predict", "--fasta", str(fa), "--device", "tpu"], ValueError, "unknown device"),
+        "missing model dir": (["predict", "--fasta", str(fa), "--model-dir", str(tmp / "nomodel")], ValueError, "nomodel"),
+        "model dir without manifest": (["predict", "--fasta", str(fa), "--model-dir", str(tmp / "empty")], DataIntegrityError, "MANIFEST"),
+        "out is a directory": (["predict", "--fasta", str(fa), "--out", str(tmp)], ValueError, "Is a directory"),
+        "out in a missing folder": (["predict", "--fasta", str(fa), "--out", str(tmp / "no" / "x.tsv")], ValueError, "No such directory"),
+    }
+
+
+@needs_model
+@pytest.mark.parametrize("case", [
+    "missing --fasta", "no command", "missing file", "directory as fasta", "not fasta", "unknown device",
+    "missing model dir", "model dir without manifest", "out is a directory", "out in a missing folder"])
+def test_cli_bad_input_one_line(case, tmp_path):
+    argv, exc, msg = _bad_cli_cases(tmp_path)[case]
+    with pytest.raises(exc) as e: U.cli(argv)
+    line = str(e.value)
+    assert msg in line and "\n" not in line and "Traceback" not in line
