@@ -6,19 +6,8 @@
 __all__ = []
 
 # %% ../../nbs/modules/09_gtmaloc_init.ipynb #32d20e13
+from ..core.lazy import lazy_surface
 from .cli import cli   # the `rna-papers gtmaloc` entry point (stdlib only); this name is the function
 
-_SUBMODULES = ("data", "model", "protocol", "shipped", "network")   # cheapest first: `network` loads torch_geometric
-
-def __getattr__(name):
-    "A public name of one of the submodules, imported on first use."
-    import importlib
-    for sub in _SUBMODULES:
-        m = importlib.import_module(f"{__name__}.{sub}")
-        if name in getattr(m, "__all__", ()): return getattr(m, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-def __dir__():
-    "The union of the submodules' public names (imports them)."
-    import importlib
-    return sorted(set(globals()) | {n for sub in _SUBMODULES for n in importlib.import_module(f"{__name__}.{sub}").__all__})
+_SUBMODULES = ("data", "model", "protocol", "shipped", "units", "network")   # cheapest first: `network` loads torch_geometric
+__getattr__, __dir__ = lazy_surface(__name__, _SUBMODULES)

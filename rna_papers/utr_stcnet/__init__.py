@@ -6,19 +6,8 @@
 __all__ = []
 
 # %% ../../nbs/modules/29_utr_stcnet_init.ipynb #581248e4
+from ..core.lazy import lazy_surface
 from .cli import cli   # the `rna-papers utr` entry point (stdlib only); this name is the function
 
 _SUBMODULES = ("cli", "data", "model", "baselines", "protocol", "interpret", "shipped")
-
-def __getattr__(name):
-    "A public name of one of the submodules, imported on first use."
-    import importlib
-    for sub in _SUBMODULES:
-        m = importlib.import_module(f"{__name__}.{sub}")
-        if name in getattr(m, "__all__", ()): return getattr(m, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-def __dir__():
-    "The union of the submodules' public names (imports them)."
-    import importlib
-    return sorted(set(globals()) | {n for sub in _SUBMODULES for n in importlib.import_module(f"{__name__}.{sub}").__all__})
+__getattr__, __dir__ = lazy_surface(__name__, _SUBMODULES)
