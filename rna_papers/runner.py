@@ -133,7 +133,15 @@ def run_chapter_units(chapter: str, # short name
                       store: Path|str|None = None, # results store; default `core.units.default_store(profile, out)`
                      ) -> Path|None:
     "Run the chapter's units not stored yet (one progress bar); return the store, or None for a chapter without units."
-    if chapter not in UNIT_MODULES: return None
+    if chapter not in UNIT_MODULES:
+        if workers != 1 or scheduler or cached_only or recompute or store:
+            import warnings
+            warnings.warn(f"chapter '{chapter}' has no experiment units yet: --workers, --scheduler, --cached-only, "
+                          "--recompute and --store are ignored", UserWarning)
+        return None
+    if cached_only and recompute: raise ValueError("--cached-only and --recompute contradict each other: choose one")
+    if recompute and store is None and profile == "full":
+        raise ValueError("--recompute would overwrite the committed results store: give a fresh --store folder")
     import importlib
     from rna_papers.core.units import default_store, run_units
     store = Path(store) if store else default_store(profile, out)
@@ -149,6 +157,14 @@ def _rel(p: Path, start: Path) -> str:
     "`p` relative to `start` (the kernel's folder), so the injected parameters name no machine path."
     return os.path.relpath(Path(p).resolve(), Path(start).resolve())
 
+
+def _execute_chapter(chapter: str, src: Path, out: Path, params: dict, log_output: bool):
+    "papermill the chapter into `out`; a failing cell becomes one `ChapterFailed` line."
+    import papermill as pm
+    try: execute_with_figures(src, out / f"{chapter}.ipynb", parameters=params, log_output=log_output)
+    except pm.PapermillExecutionError as e:
+        raise ChapterFailed(f"chapter '{chapter}' failed in cell {e.cell_index} (execution count {e.exec_count}): "
+                            f"{e.ename}: {e.evalue}; executed copy with the traceback: {out / (chapter + '.ipynb')}") from None
 
 # %% ../nbs/80_runner.ipynb #e0ff6282
 def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr": see `resolve_chapter`)
@@ -170,15 +186,13 @@ def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr"
     src, out = chapters[chapter], check_out_dir(out)
     metrics_path, rec = out / f"{chapter}.metrics.json", out / f"{chapter}.run.json"
     for p in (metrics_path, rec): p.unlink(missing_ok=True)
-    store = run_chapter_units(chapter, profile, device, out, workers, scheduler, cached_only, recompute, store)
-    params = dict(PROFILE=profile, DEVICE=device, OUT_DIR=_rel(out, src.parent))
-    if store is not None: params.update(STORE=_rel(store, src.parent), CACHED_ONLY=True)
-    import papermill as pm
-    try:
-        execute_with_figures(src, out / f"{chapter}.ipynb", parameters=params, log_output=log_output)
-    except pm.PapermillExecutionError as e:
-        raise ChapterFailed(f"chapter '{chapter}' failed in cell {e.cell_index} (execution count {e.exec_count}): "
-                            f"{e.ename}: {e.evalue}; executed copy with the traceback: {out / (chapter + '.ipynb')}") from None
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="units-", dir=out) as tmp:   # smoke/other profiles: a fresh store per run
+        if chapter in UNIT_MODULES and store is None and profile != "full": store = tmp
+        store = run_chapter_units(chapter, profile, device, out, workers, scheduler, cached_only, recompute, store)
+        params = dict(PROFILE=profile, DEVICE=device, OUT_DIR=_rel(out, src.parent))
+        if store is not None: params.update(STORE=_rel(store, src.parent), CACHED_ONLY=True)
+        _execute_chapter(chapter, src, out, params, log_output)
     if not metrics_path.exists(): raise ChapterFailed(f"chapter '{chapter}' ran but wrote no {metrics_path.name}")
     metrics = json.loads(metrics_path.read_text())
     if metrics.get("profile") != profile:

@@ -16,11 +16,12 @@ SKIP_SUFFIXES = {".pyc", ".pyo", ".so"}
 
 
 def scanned_files() -> list[Path]:
-    "Every file of rna_papers/, nbs/ and results/, and every data/**/*.md (caches and compiled files left out)."
+    "Every file of rna_papers/, nbs/ and results/, every data/**/*.md and the README (caches and compiled files left out)."
     def walk(folder: Path, pattern: str = "*"):
         return [p for p in sorted(folder.rglob(pattern)) if p.is_file() and p.suffix not in SKIP_SUFFIXES
                 and not SKIP_DIRS & set(p.relative_to(ROOT).parts)]
-    return [*walk(ROOT / "rna_papers"), *walk(ROOT / "nbs"), *walk(ROOT / "results"), *walk(ROOT / "data", "*.md")]
+    return [*walk(ROOT / "rna_papers"), *walk(ROOT / "nbs"), *walk(ROOT / "results"), *walk(ROOT / "data", "*.md"),
+            ROOT / "README.md"]
 
 
 def machine_path_hits(files: list[Path]) -> list[str]:

@@ -202,10 +202,15 @@ def _check_items(lm, items) -> list[str]:
     items = check_nonempty(items, "embed")
     check = check_rna if lm.kind == "rna" else check_smiles
     out = [check(s, i) for i, s in enumerate(items)]
-    if lm.kind == "rna":
-        for i, s in enumerate(out):
-            if len(s) > lm.max_len:
-                raise ValueError(f"RNA item {i} {s[:40]!r}...: length {len(s)} > {lm.max_len}, the model's limit")
+    if lm.kind == "rna": n = [len(s) for s in out]
+    elif lm.name == "rna-fm": n = [len(s) for s in out]
+    else: n = [len(ids) - 2 for ids in lm.tokenizer(out)["input_ids"]]          # tokens without <s> and </s>
+    long = [i for i, k in enumerate(n) if k > lm.max_len]
+    if long:
+        i = long[0]
+        raise ValueError(f"{lm.kind.upper() if lm.kind == 'rna' else 'SMILES'} item {i} {out[i][:40]!r}: {n[i]} "
+                         f"{'nt' if lm.kind == 'rna' else 'tokens'} > {lm.max_len}, the model's limit"
+                         + (f" (items over the limit: {long[:10]})" if len(long) > 1 else ""))
     return out
 
 @torch.no_grad()
@@ -217,8 +222,6 @@ def _embed(lm, items, pooling, batch_size, device):
     for k in progress(range(nb), desc=f"embed {lm.name}", min_items=20, unit="batch"):
         idx = order[k * batch_size:(k + 1) * batch_size]
         X, att, res = encode(lm, [items[i] for i in idx])
-        if lm.kind == "smiles" and X.shape[1] > lm.max_len + 2:
-            raise ValueError(f"SMILES item {idx[0]} is longer than {lm.max_len} tokens")
         H = hidden_states(lm, X.to(device), att.to(device)).float().cpu()  # (B, L, D)
         out = pool(H, res, pooling)
         for j, i in enumerate(idx):

@@ -13,8 +13,9 @@ import numpy as np
 from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
-__all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'UnitStore', 'UnitContext', 'execute_unit', 'demo_unit',
-           'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'default_store', 'spot_check']
+__all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'UnitStore', 'UnitContext', 'source_sha256', 'execute_unit',
+           'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'default_store',
+           'spot_check']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -142,6 +143,26 @@ class UnitContext:
         if rec is None: raise ValueError(f"unit {unit.label} is not stored in {st.root}: run it first")
         return st.file(rec, unit.chapter, name)
 
+_SOURCE_SHA: list = []
+
+def source_sha256() -> str:
+    "sha256 over the package's Python sources (path and bytes of every `rna_papers/**/*.py`): the code a record came from."
+    if not _SOURCE_SHA:
+        import rna_papers
+        pkg = Path(rna_papers.__file__).parent; h = hashlib.sha256()
+        for p in sorted(pkg.rglob("*.py")):
+            if "__pycache__" in p.parts: continue
+            h.update(p.relative_to(pkg).as_posix().encode()); h.update(p.read_bytes())
+        _SOURCE_SHA.append(h.hexdigest())
+    return _SOURCE_SHA[0]
+
+def _no_machine_paths(text: str) -> str:
+    "A traceback with the checkout and the Python installation shown as relative paths."
+    import site, sysconfig
+    roots = sorted({str(REPO_ROOT) + os.sep, sysconfig.get_paths()["purelib"] + os.sep, sys.prefix + os.sep}, key=len, reverse=True)
+    for r in roots: text = text.replace(r, "")
+    return text
+
 def _commit() -> str:
     "Git commit of the checkout (+ '-dirty' when the tracked files differ), or 'unknown'."
     try:
@@ -161,7 +182,7 @@ def execute_unit(u: Unit, # the unit
     from rna_papers.core.profiles import seed_everything
     import torch, rna_papers
     if threads: torch.set_num_threads(threads)
-    t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device),
+    t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device), "source_sha256": source_sha256(),
                                       "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads()}
     try:
         mod, name = u.fn.split(":")
@@ -171,8 +192,9 @@ def execute_unit(u: Unit, # the unit
         rec = {**base, "status": "ok", "metrics": {k: float(v) for k, v in out.get("metrics", {}).items()},
                "info": out.get("info", {}), "epochs": out.get("epochs")}
         arrays, files = out.get("arrays") or {}, out.get("files") or {}
+        json.dumps(rec)                                        # a record must be JSON: fail the unit, not the run
     except Exception:
-        rec, arrays, files = {**base, "status": "failed", "traceback": traceback.format_exc()}, {}, {}
+        rec, arrays, files = {**base, "status": "failed", "traceback": _no_machine_paths(traceback.format_exc())}, {}, {}
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {"record": rec, "arrays": arrays, "files": files}
@@ -271,6 +293,10 @@ def _store_result(store, u, k, res, rep, bar):
 
 def _compute(todo, store, rep, workers, scheduler, device, show, total):
     rep.commit = _commit()
+    if rep.commit.endswith("-dirty"):
+        import warnings
+        warnings.warn(f"the checkout has uncommitted changes: records name commit {rep.commit}; their source_sha256 "
+                      "identifies the code", UserWarning, stacklevel=3)
     threads = 1 if (str(device) == "cpu" and (workers > 1 or scheduler)) else None
     bar = _bar(total, len(rep.cached), show)
     try:
@@ -279,7 +305,7 @@ def _compute(todo, store, rep, workers, scheduler, device, show, total):
             if not wave: break                                    # the rest wait on failed dependencies
             for k in wave: del todo[k]
             if workers == 0 and not (scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")):
-                for k, u in wave.items(): _store_result(store, u, k, execute_unit(u, device, str(store.root), threads), rep, bar)
+                for k, u in wave.items(): _store_result(store, u, k, execute_unit(u, device, str(store.root.resolve()), threads), rep, bar)
                 continue
             _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar)
     finally: bar.close()
@@ -291,7 +317,7 @@ def _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar):
     from distributed import as_completed
     client, cluster = _client(max(workers, 1), scheduler)
     try:
-        futs = {client.submit(execute_unit, u, device, str(store.root), threads, pure=False,
+        futs = {client.submit(execute_unit, u, device, str(store.root.resolve()), threads, pure=False,
                               key=f"unit-{k}-{uuid.uuid4().hex[:6]}"): (k, u) for k, u in wave.items()}
         for fut in as_completed(futs):
             k, u = futs[fut]
@@ -350,6 +376,6 @@ def spot_check(u: Unit, # a stored unit to recompute from scratch
     store = store if isinstance(store, UnitStore) else UnitStore(store)
     rec = store.get(u)
     if rec is None: raise ValueError(f"unit {u.label} is not stored in {store.root}")
-    new = execute_unit(u, device, str(store.root))["record"]
+    new = execute_unit(u, device, str(store.root.resolve()), threads=rec.get("host_threads"))["record"]
     if new["status"] != "ok": raise RuntimeError(f"unit {u.label} failed on recompute: {new['traceback'].strip().splitlines()[-1]}")
     return {k: (v, new["metrics"].get(k), abs(v - new["metrics"].get(k, float("nan"))) <= atol) for k, v in rec["metrics"].items()}

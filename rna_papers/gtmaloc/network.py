@@ -268,6 +268,7 @@ def graph_transformer_embeddings(d: GTMALocData, # the data
                                  n2v: dict, # node2vec embeddings "disease", "drug", "mrna" -> (N, 128)
                                  threshold: float = 0.8, epochs: int = 200, heads: int = 4, seed: int = 0,
                                  knn: int = 15, # strongest edges (with F >= threshold) kept per node
+                                 use_cache: bool = True, # reuse a stored result (units pass False: they train)
                                 ) -> tuple[dict, dict]:
     "Graph-transformer embedding of each association network on the functional graph; (embeddings, loss curves)."
     ei, fsvd = adjacency_to_edge_index(knn_graph(np.where(F >= threshold, F, 0), knn)), svd_features(F)
@@ -277,7 +278,7 @@ def graph_transformer_embeddings(d: GTMALocData, # the data
         x = np.hstack([n2v[name], fsvd, extra[name]])
         key = dict(net=name, x=hashlib.sha256(x.tobytes()).hexdigest(), threshold=threshold, epochs=epochs, heads=heads,
                    seed=seed, knn=knn)
-        r = cached("gtmaloc.graph_transformer", key, lambda: dict(zip(["z", "loss"], map(np.asarray,
-                   train_graph_transformer(x, ei, epochs, heads=heads, seed=seed)))))
+        train = lambda: dict(zip(["z", "loss"], map(np.asarray, train_graph_transformer(x, ei, epochs, heads=heads, seed=seed))))
+        r = cached("gtmaloc.graph_transformer", key, train) if use_cache else train()
         out[name], curves[name] = r["z"], r["loss"]
     return out, curves

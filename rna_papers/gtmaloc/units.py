@@ -71,7 +71,8 @@ def features_unit(u: Unit, ctx) -> dict:
         n2v[name] = node2vec(W, dim=64 if name == "seq" else 128, p=p["p"], q=p["q"], num_walks=walks,
                              walk_length=length, window=p["window"], seed=u.seed)[:N]
     n2v["mrna"] = d.authors["n2v_mrna"]
-    gt, curves = graph_transformer_embeddings(d, F, n2v, p["threshold"], p["gt_epochs"], p["gt_heads"], u.seed, p["gt_knn"])
+    gt, curves = graph_transformer_embeddings(d, F, n2v, p["threshold"], p["gt_epochs"], p["gt_heads"], u.seed, p["gt_knn"],
+                                              use_cache=False)
     arrays = {**{f"n2v_{k}": n2v[k] for k in ("seq", "disease", "drug")}, **{f"gt_{k}": v for k, v in gt.items()}}
     return {"arrays": arrays, "metrics": {"sw_max_abs_diff": sw_diff}, "epochs": p["gt_epochs"],
             "info": {"gt_loss": {k: [float(x) for x in v] for k, v in curves.items()}}}
