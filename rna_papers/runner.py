@@ -12,10 +12,10 @@ from .core.inputs import check_device
 from .core.profiles import EXECUTED_DIR, check_profile, check_thresholds
 
 # %% auto #0
-__all__ = ['NBS_DIR', 'CHAPTER_ALIASES', 'INLINE_BACKEND', 'UNIT_MODULES', 'PAPER_RESULTS', 'ChapterFailed', 'short_name',
-           'is_chapter', 'find_chapters', 'toc_files', 'toc_chapters', 'resolve_chapter', 'execute_with_figures',
-           'is_fresh', 'check_run_device', 'check_out_dir', 'run_chapter_units', 'run_chapter', 'chapter_thresholds',
-           'stage_notebook', 'build_book', 'results_table']
+__all__ = ['NBS_DIR', 'CHAPTER_ALIASES', 'INLINE_BACKEND', 'KERNEL_ENV', 'UNIT_MODULES', 'PAPER_RESULTS', 'ChapterFailed',
+           'short_name', 'is_chapter', 'find_chapters', 'toc_files', 'toc_chapters', 'resolve_chapter',
+           'execute_with_figures', 'is_fresh', 'check_run_device', 'check_out_dir', 'run_chapter_units', 'run_chapter',
+           'chapter_thresholds', 'stage_notebook', 'build_book', 'results_table']
 
 # %% ../nbs/80_runner.ipynb #c039ecbc
 NBS_DIR = REPO_ROOT / "nbs"
@@ -83,15 +83,19 @@ def _run_record(src: Path, profile: str, device: str) -> dict:
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+KERNEL_ENV = {"MPLBACKEND": INLINE_BACKEND,  # e.g. Agg in CI: the kernel would then keep figures as text only
+              "OMP_WAIT_POLICY": "PASSIVE"}  # idle OpenMP threads sleep: on a busy machine spinning ones stall torch
+
 def execute_with_figures(src: Path, dest: Path, **kwargs):
-    "papermill `src` -> `dest` with the kernel on the inline matplotlib backend, so figures are saved as PNGs."
+    "papermill `src` -> `dest` with the kernel on the inline matplotlib backend (figures saved as PNGs), passive OpenMP."
     import papermill as pm
-    old = os.environ.get("MPLBACKEND")          # e.g. Agg in CI: the kernel would then keep figures as text only
-    os.environ["MPLBACKEND"] = INLINE_BACKEND    # the kernel process inherits it
+    old = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)                # the kernel process inherits them
     try: return pm.execute_notebook(str(src), str(dest), cwd=str(src.parent), kernel_name="python3", progress_bar=False, **kwargs)
     finally:
-        if old is None: os.environ.pop("MPLBACKEND")
-        else: os.environ["MPLBACKEND"] = old
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
 
 def is_fresh(chapter: str, # short name
              src: Path, # source notebook

@@ -156,6 +156,8 @@ def source_sha256() -> str:
         _SOURCE_SHA.append(h.hexdigest())
     return _SOURCE_SHA[0]
 
+source_sha256()                     # at import: the hash of the code this process loaded, not of later edits
+
 def _no_machine_paths(text: str) -> str:
     "A traceback with the checkout and the Python installation shown as relative paths."
     import site, sysconfig
