@@ -142,3 +142,10 @@ def test_rna_fm_full_size(tmp_path):
     lm = load_rna_lm(write_rna_fm_checkpoint(tmp_path / "RNA-FM_pretrained.pth"))
     assert lm.dim == 640 and lm.module.num_layers == 12
     assert embed(lm, SEQS, "mean").shape == (3, 640)
+
+
+def test_chemberta_pickled_weights_are_refused(tmp_path):
+    "A directory with only pytorch_model.bin (a pickle) is refused in one line; nothing is unpickled."
+    (tmp_path / "config.json").write_text("{}")
+    torch.save({"w": torch.zeros(1)}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(ValueError, match=r"no \*\.safetensors weights"): load_smiles_lm(tmp_path)

@@ -104,7 +104,7 @@ def _quiet_hf():
         if bar: hf_logging.enable_progress_bar()
 
 def _load_hf(cls, folder: Path):
-    with _quiet_hf(): m = cls.from_pretrained(str(folder))
+    with _quiet_hf(): m = cls.from_pretrained(str(folder), use_safetensors=True)   # never unpickle a .bin
     return m.eval()
 
 def _load_rna_standin(folder: Path, device) -> LanguageModel:
@@ -140,7 +140,7 @@ def _load_smiles(folder: Path, device=None, name: str = "smiles_lm") -> Language
     tok_dir = folder if has_tok else dataset_path("models/chemberta_tokenizer")
     with _quiet_hf(): tok = AutoTokenizer.from_pretrained(str(tok_dir))
     m = _load_hf(RobertaForMaskedLM, folder)
-    wts = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    wts = sorted(folder.glob("*.safetensors"))
     return LanguageModel("smiles", name, tok, m, m.config.hidden_size,
                          _fingerprint(*wts), min(m.config.max_position_embeddings - 3, 510))
 
@@ -150,6 +150,9 @@ def load_smiles_lm(path: str|Path|None = None, # None: shipped stand-in; else a 
     if path is None: return load_shipped("models/smiles_lm", _load_smiles)
     folder = Path(path)
     if not folder.is_dir(): raise ValueError(f"ChemBERTa directory {folder}: No such directory")
+    if not any(folder.glob("*.safetensors")):
+        raise ValueError(f"ChemBERTa directory {folder}: no *.safetensors weights (pickled .bin weights are not loaded; "
+                         "save the model with `save_pretrained(..., safe_serialization=True)` first)")
     return _load_smiles(folder, name="chemberta")
 
 # %% ../../nbs/07_embed.ipynb #7fe64461
