@@ -218,7 +218,11 @@ def _check_items(lm, items) -> list[str]:
 
 @torch.no_grad()
 def _embed(lm, items, pooling, batch_size, device):
-    lm.module.to(device).eval()
+    home = next(lm.module.parameters()).device      # a shared (cached) model goes back where it was
+    try: return _embed_on(lm.module.to(device).eval() and lm, items, pooling, batch_size, device)
+    finally: lm.module.to(home)
+
+def _embed_on(lm, items, pooling, batch_size, device):
     order = np.argsort([len(s) for s in items], kind="stable")  # length-sorted batches: little padding
     chunks, masks = [None] * len(items), [None] * len(items)
     nb = math.ceil(len(items) / batch_size)
