@@ -15,7 +15,7 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'UnitStore', 'UnitContext', 'source_sha256', 'execute_unit',
            'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'default_store',
-           'spot_check']
+           'spot_check', 'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -381,3 +381,20 @@ def spot_check(u: Unit, # a stored unit to recompute from scratch
     new = execute_unit(u, device, str(store.root.resolve()), threads=rec.get("host_threads"))["record"]
     if new["status"] != "ok": raise RuntimeError(f"unit {u.label} failed on recompute: {new['traceback'].strip().splitlines()[-1]}")
     return {k: (v, new["metrics"].get(k), abs(v - new["metrics"].get(k, float("nan"))) <= atol) for k, v in rec["metrics"].items()}
+
+# %% ../../nbs/09a_units.ipynb #02c7d496
+def compare_stores(units: list, # the units to compare
+                   a, b, # two stores (e.g. the committed one and a fresh `--recompute` run)
+                   atol: float = 1e-4, # largest allowed |a - b| per metric
+                  ):
+    "One row per (unit, metric) stored in both: the two values, their difference and whether it is within `atol`."
+    import pandas as pd
+    a, b = (s if isinstance(s, UnitStore) else UnitStore(s) for s in (a, b))
+    rows = []
+    for u in units:
+        ra, rb = a.get(u), b.get(u)
+        if ra is None or rb is None: continue
+        for k, v in ra["metrics"].items():
+            w = rb["metrics"].get(k, float("nan"))
+            rows.append({"unit": u.label, "metric": k, "a": v, "b": w, "diff": w - v, "ok": abs(w - v) <= atol})
+    return pd.DataFrame(rows, columns=["unit", "metric", "a", "b", "diff", "ok"])
