@@ -169,6 +169,16 @@ def _execute_chapter(chapter: str, src: Path, out: Path, params: dict, log_outpu
     except pm.PapermillExecutionError as e:
         raise ChapterFailed(f"chapter '{chapter}' failed in cell {e.cell_index} (execution count {e.exec_count}): "
                             f"{e.ename}: {e.evalue}; executed copy with the traceback: {out / (chapter + '.ipynb')}") from None
+    finally: _relative_papermill_paths(out / f"{chapter}.ipynb")
+
+def _relative_papermill_paths(path: Path):
+    "papermill records absolute input/output paths in the executed copy's metadata: keep them relative to the repo."
+    import nbformat
+    if not path.exists(): return
+    nb = nbformat.read(path, as_version=4); pm_meta = nb.metadata.get("papermill", {})
+    for k in ("input_path", "output_path"):
+        if pm_meta.get(k): pm_meta[k] = _rel(Path(pm_meta[k]), REPO_ROOT)
+    nbformat.write(nb, path)
 
 # %% ../nbs/80_runner.ipynb #e0ff6282
 def run_chapter(chapter: str, # short name, e.g. "gtmaloc" (or "plmf-mda", "utr": see `resolve_chapter`)
