@@ -95,3 +95,15 @@ def test_against_a_scheduler_and_worker_started_by_hand(tmp_path):
     finally:
         for p in (worker, sched): p.terminate()
         for p in (worker, sched): p.wait(timeout=30)
+
+
+def test_dependencies_run_after_and_failures_block(tmp_path):
+    "A unit that needs another runs in a later wave; one whose dependency failed is reported as blocked, not run."
+    from rna_papers.core.units import unit_key
+    base = make_unit("demo", "cv", FN, {}, seed=0, fold=0)
+    bad = make_unit("demo", "cv", FN, {}, seed=0, fold=3)                    # demo_unit raises on fold 3
+    after = make_unit("demo", "eval", FN, {"no_fail": True}, seed=0, fold=1, needs=(unit_key(base),))
+    blocked = make_unit("demo", "eval", FN, {"no_fail": True}, seed=0, fold=2, needs=(unit_key(bad),))
+    rep = run_units([after, blocked, base, bad], tmp_path, workers=2)        # one cluster for both waves
+    assert set(rep.computed) == {unit_key(base), unit_key(after)} and list(rep.failed) == [unit_key(bad)]
+    assert rep.missing == ["demo/eval/seed0/fold2 (blocked: a unit it needs failed)"]

@@ -295,29 +295,35 @@ def _store_result(store, u, k, res, rep, bar):
 
 def _compute(todo, store, rep, workers, scheduler, device, show, total):
     rep.commit = _commit()
-    if rep.commit.endswith("-dirty"):
+    if rep.commit.endswith("-dirty") and store.root.resolve().is_relative_to((REPO_ROOT / "results").resolve()):
         import warnings
-        warnings.warn(f"the checkout has uncommitted changes: records name commit {rep.commit}; their source_sha256 "
-                      "identifies the code", UserWarning, stacklevel=3)
+        warnings.warn(f"the checkout has uncommitted changes: the committed store's records name commit {rep.commit}; "
+                      "their source_sha256 identifies the code", UserWarning, stacklevel=3)
+    scheduler = scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")
+    inline, root = workers == 0 and not scheduler, str(store.root.resolve())
     threads = 1 if (str(device) == "cpu" and (workers > 1 or scheduler)) else None
-    bar = _bar(total, len(rep.cached), show)
+    bar, client, cluster = _bar(total, len(rep.cached), show), None, None
     try:
         while todo:
             wave = {k: u for k, u in todo.items() if _ready(u, rep)}
             if not wave: break                                    # the rest wait on failed dependencies
             for k in wave: del todo[k]
-            if workers == 0 and not (scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")):
-                for k, u in wave.items(): _store_result(store, u, k, execute_unit(u, device, str(store.root.resolve()), threads), rep, bar)
+            if inline:
+                for k, u in wave.items(): _store_result(store, u, k, execute_unit(u, device, root, threads), rep, bar)
                 continue
-            _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar)
-    finally: bar.close()
-    rep.missing = [u.label for u in todo.values()]
+            if client is None: client, cluster = _client(max(workers, 1), scheduler)   # one cluster for all waves
+            _dask_wave(client, wave, store, rep, device, threads, bar)
+    finally:
+        bar.close()
+        if client is not None: client.close()
+        if cluster is not None: cluster.close()
+    rep.missing = [u.label + (" (blocked: a unit it needs failed)" if set(u.needs) & set(rep.failed) else "")
+                   for u in todo.values()]
 
 # %% ../../nbs/09a_units.ipynb #922071cf
-def _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar):
+def _dask_wave(client, wave, store, rep, device, threads, bar):
     "Submit one wave of independent units; store each as it completes. Ctrl-C cancels the units in flight."
     from distributed import as_completed
-    client, cluster = _client(max(workers, 1), scheduler)
     try:
         futs = {client.submit(execute_unit, u, device, str(store.root.resolve()), threads, pure=False,
                               key=f"unit-{k}-{uuid.uuid4().hex[:6]}"): (k, u) for k, u in wave.items()}
@@ -331,9 +337,6 @@ def _dask_wave(wave, store, rep, workers, scheduler, device, threads, bar):
     except KeyboardInterrupt:
         for f in futs: f.cancel()
         raise
-    finally:
-        client.close()
-        if cluster is not None: cluster.close()
 
 # %% ../../nbs/09a_units.ipynb #139312a7
 _FIELDS = ("experiment", "dataset", "variant", "seed", "fold")
