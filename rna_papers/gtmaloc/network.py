@@ -16,7 +16,7 @@ from ..core.cache import cached
 from .data import GTMALocData
 
 # %% auto #0
-__all__ = ['SW_SCORING', 'mature_sequences', 'sw_scores', 'sequence_similarity', 'load_or_compute_sw', 'gip_kernel', 'misim', 'functional_similarity', 'bipartite_adjacency', 'knn_graph', 'first_order_walks', 'node2vec', 'node2vec_cached', 'GraphTransformerLayer', 'GraphTransformerEncoder', 'reconstruction_loss', 'adjacency_to_edge_index', 'svd_features', 'train_graph_transformer', 'graph_transformer_embeddings']
+__all__ = ['SW_SCORING', 'mature_sequences', 'sw_scores', 'sequence_similarity', 'load_or_compute_sw', 'gip_kernel', 'misim', 'functional_similarity', 'bipartite_adjacency', 'knn_graph', 'first_order_walks', 'node2vec', 'GraphTransformerLayer', 'GraphTransformerEncoder', 'reconstruction_loss', 'adjacency_to_edge_index', 'svd_features', 'train_graph_transformer', 'graph_transformer_embeddings']
 
 # %% ../../nbs/10_gtmaloc.ipynb #a74a6766
 SW_SCORING = dict(match_score=5.0, mismatch_score=-4.0, open_gap_score=-10.0, extend_gap_score=-0.5)
@@ -175,14 +175,6 @@ def node2vec(W: np.ndarray, # (V, V) symmetric non-negative adjacency
         finally: numba.set_num_threads(nt)
     w2v = Word2Vec(walks, vector_size=dim, window=window, min_count=0, sg=1, workers=1, epochs=1, seed=seed, hashfxn=_crc)
     return np.stack([w2v.wv[str(i)] if str(i) in w2v.wv else np.zeros(dim, np.float32) for i in range(len(W))])
-
-def node2vec_cached(name: str, # graph name, part of the cache key
-                    W: np.ndarray, # adjacency
-                    **kw) -> np.ndarray:
-    "`node2vec` through the core cache, keyed by name, the sha256 of `W` and the settings."
-    walker = "first_order" if kw.get("p", 1.0) == 1 and kw.get("q", 1.0) == 1 else "pecanpy_sparseotf"
-    key = dict(graph=name, sha=hashlib.sha256(np.ascontiguousarray(W, np.float32).tobytes()).hexdigest(), walker=walker, **kw)
-    return cached("gtmaloc.node2vec", key, lambda: node2vec(W, **kw))
 
 # %% ../../nbs/10_gtmaloc.ipynb #d956b5e2
 class GraphTransformerLayer(nn.Module):
