@@ -45,6 +45,7 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 _DOCS = {MANIFEST, "MODEL_CARD.md", "PROVENANCE.md"}
 
 def verify_model_dir(folder, # a model folder (shipped or the user's)
+                     sums: bool = True, # check the sha256 of every listed file (False: the caller already did)
                     ) -> Path:
     "`folder` if every file matches its MANIFEST.tsv; `ValueError`/`DataIntegrityError` (one line) otherwise."
     folder = Path(folder)
@@ -56,7 +57,7 @@ def verify_model_dir(folder, # a model folder (shipped or the user's)
     for rel, row in rows.items():
         p = folder / rel
         if not p.is_file(): raise DataIntegrityError(f"model folder {folder}: file {rel} is missing")
-        if sha256_file(p) != row["sha256"]:
+        if sums and sha256_file(p) != row["sha256"]:
             raise DataIntegrityError(f"model folder {folder}: checksum mismatch for {rel} (the file differs from {MANIFEST})")
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
@@ -85,8 +86,8 @@ def load_shipped(name: str, # shipped model name, e.g. "models/utr_stcnet"
     path = dataset_path(name, verify=False) if folder is None else Path(folder)
     key = (name, str(path.resolve()), str(dev), _state(path))
     if key not in _CACHE:
-        if folder is None: dataset_path(name)   # verify the shipped folder (its message says how to restore it)
-        verify_model_dir(path)
+        if folder is None: dataset_path(name)   # the shipped folder's sums (its message says how to restore a file)
+        verify_model_dir(path, sums=folder is not None)   # unlisted files and pickles; sums once only
         _CACHE[key] = loader(path, dev)
     return _CACHE[key]
 
