@@ -51,12 +51,12 @@ def run(chapter: str, # short chapter name
                           cached_only=cached_only, recompute=recompute, store=store)
     print(json.dumps(metrics, indent=1)); return metrics
 
-def book(profile: str = "smoke", # profile for every chapter
+def book(profile: str = "full", # "full": chapters with units from the committed results store; "smoke": quick
          device: str = "auto", # device for every chapter
-         out: str|None = None, # folder of executed copies
+         out: str|None = None, # folder of executed copies (default _build/executed-full, or _build/executed for smoke)
          force: bool = False, # re-run chapters even if fresh executed copies exist
         ) -> Path:
-    "Run (or reuse) all chapters in `_toc.yml` and build the book; print where it is."
+    "Render (or reuse) all chapters in `_toc.yml` and build the book; print where it is."
     index = build_book(profile, device, out, force); print(f"book: {index}"); return index
 
 # %% ../nbs/90_cli.ipynb #46022316
@@ -121,16 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--recompute", action="store_true", help="recompute every unit (give a fresh --store)")
     r.add_argument("--store", default=None, help="results store folder (default results/full/units for full, "
                    "<out>/units-smoke for smoke)")
-    b = sub.add_parser("book", help="run every chapter in _toc.yml and build the Jupyter Book")
-    _common(b); b.add_argument("--force", action="store_true", help="re-run chapters even if fresh copies exist")
+    b = sub.add_parser("book", help="build the Jupyter Book: chapters with experiment units rendered from the full-profile "
+                       "results store (computing nothing), the others from their smoke runs; --profile smoke for a quick book")
+    _common(b, "full", "_build/executed-full; smoke: _build/executed")
+    b.add_argument("--force", action="store_true", help="re-run chapters even if fresh copies exist")
     sub.add_parser("chapters", help="list the chapter notebooks")
     for name in PAPER_COMMANDS: sub.add_parser(name, help=f"{name} commands (see `rna-papers {name} --help`)", add_help=False)
     return p
 
-def _common(p):
-    p.add_argument("--profile", choices=PROFILE_NAMES, default="smoke")
+def _common(p, profile: str = "smoke", out: str = "_build/executed"):
+    p.add_argument("--profile", choices=PROFILE_NAMES, default=profile, help=f"(default {profile})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--out", default=None, help="folder for executed notebooks and metrics (default _build/executed)")
+    p.add_argument("--out", default=None, help=f"folder for executed notebooks and metrics (default {out})")
 
 def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in PAPER_COMMANDS:

@@ -93,3 +93,60 @@ def test_nbdev_in_sync_and_notebook_checks_pass():
     "Runs nbdev_test (core notebooks; chapters are skip_exec and run once in test_notebooks.py)."
     r = subprocess.run(["nbdev_test", "--n_workers", "2"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "Success" in r.stdout, r.stdout[-2000:] + r.stderr[-4000:]
+
+
+# --- the book's pages for readers (issue 16): staging, tables, the book command ---------------------------------
+
+def _executed_chapter():
+    "A chapter as papermill leaves it (synthetic): parameters + injected cell, imports, a noisy cell, a figure cell."
+    import nbformat
+    from rna_papers.core.data import REPO_ROOT
+    code, out = nbformat.v4.new_code_cell, nbformat.v4.new_output
+    params = code('PROFILE = "smoke"   # profile\nSTORE = None        # results store'); params.metadata["tags"] = ["parameters"]
+    inj = code(f'# Parameters\nPROFILE = "full"\nSTORE = "{REPO_ROOT / "results" / "full" / "units"}"\n')
+    inj.metadata["tags"] = ["injected-parameters"]
+    noisy = code("train()")
+    noisy.outputs = [out("stream", name="stderr", text=f"{sys.prefix}/lib/x.py:3: UserWarning: w\n"),
+                     out("stream", name="stdout", text="epoch 1 loss 0.5\n100%|##########| 10/10 [00:02<00:00,  4.1it/s]\n"),
+                     out("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "a"}, "text/plain": "  0%|"}),
+                     out("execute_result", data={"text/plain": f"wrote {REPO_ROOT}/results/full/x.csv"}, execution_count=3)]
+    return nbformat.v4.new_notebook(cells=[params, inj, code("import torch\nfrom fastcore.test import test_eq"), noisy,
+                                           code("#| export\n" + "\n".join(f"a{i} = {i}" for i in range(40)))])
+
+
+def test_staged_page_has_no_stderr_progress_injected_cell_or_machine_path():
+    from rna_papers.runner import stage_notebook
+    staged = stage_notebook(_executed_chapter())
+    text = json.dumps(staged.cells)
+    assert "injected-parameters" not in text and "stderr" not in text and "widget-view" not in text and "it/s]" not in text
+    assert sys.prefix not in text and str(ROOT) not in text, text
+    assert staged.cells[0].source.startswith('PROFILE = "full"') and "STORE = None" in staged.cells[0].source
+    tags = [c.metadata.get("tags", []) for c in staged.cells]
+    assert tags[1] == ["remove-cell"] and tags[3] == ["hide-input"], tags       # imports removed, long export folded
+    assert [o.get("text") or o["data"]["text/plain"] for o in staged.cells[2].outputs] == ["epoch 1 loss 0.5\n", "wrote results/full/x.csv"]
+
+
+def test_show_table_has_no_index_or_nan():
+    import numpy as np, pandas as pd
+    from rna_papers.core.plot import show_table
+    html = show_table(pd.DataFrame({"metric": ["auc", "aupr"], "ours": [0.874111, np.nan], "seconds": [4779.6, 51.2]})).to_html()
+    assert "NaN" not in html and "nan" not in html and "row_heading" not in html
+    assert "0.8741" in html and "—" in html and "80 min" in html and "51 s" in html
+
+
+def test_paper_table_from_committed_full_metrics():
+    from rna_papers.runner import PAPER_RESULTS, paper_table
+    t = paper_table()
+    assert len(t) == len(PAPER_RESULTS)
+    assert list(t.columns[:9]) == ["chapter", "metric", "paper", "authors' code (run by us)", "strongest simple baseline",
+                                   "baseline", "ours", "± sd", "Δ to paper"]
+    stored = t[(t.profile == "full") & t["ours"].notna()]
+    assert len(stored), "no full-profile headline metric under results/full"
+    assert ((stored["ours"] - stored["paper"] - stored["Δ to paper"]).abs() < 1e-12).all()
+
+
+def test_book_defaults_to_the_full_profile():
+    from rna_papers.cli import _parser
+    from rna_papers.runner import book_out_dir
+    assert _parser().parse_args(["book"]).profile == "full" and _parser().parse_args(["run", "x"]).profile == "smoke"
+    assert book_out_dir("full") == ROOT / "_build" / "executed-full"        # never results/full: committed files stay

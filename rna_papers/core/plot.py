@@ -17,7 +17,7 @@ sns.set_theme(style="whitegrid", palette="colorblind", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "figure.figsize": (6, 4), "axes.titlesize": 11})
 
 # %% auto #0
-__all__ = ['plot_history', 'plot_roc_pr', 'plot_scatter', 'plot_bars']
+__all__ = ['plot_history', 'plot_roc_pr', 'plot_scatter', 'plot_bars', 'fmt_value', 'fmt_seconds', 'show_table']
 
 # %% ../../nbs/05_plot.ipynb #8cbc3733
 def plot_history(history, # `core.train.History` or its DataFrame
@@ -81,3 +81,42 @@ def plot_bars(df: pd.DataFrame, # long-format table
             ax.errorbar(xs, sub[y].to_numpy(), yerr=sub[err].to_numpy(), fmt="none", c="k", lw=1)
     ax.set(title=title); ax.tick_params(axis="x", rotation=30)
     plt.close(fig); return fig
+
+# %% ../../nbs/05_plot.ipynb #6c291f80
+def fmt_value(x, # a number, string, None or NaN
+              digits: int = 4, # decimals for |x| < 1 (fewer for larger numbers: 3-4 significant digits)
+              signed: bool = False, # show "+" on positive numbers (differences)
+             ) -> str:
+    "One table cell as text: '—' for None/NaN, integers without decimals, floats to 3-4 significant digits."
+    if x is None or x is pd.NA or (isinstance(x, (float, np.floating)) and not np.isfinite(x)): return "—"
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)): return str(x)
+    sign = "+" if signed and x > 0 else ""
+    if float(x).is_integer() and abs(x) < 1e15 and not (isinstance(x, (float, np.floating)) and abs(x) < 10):
+        return f"{sign}{int(x):,}"
+    a = abs(x)
+    d = 0 if a >= 1000 else 1 if a >= 100 else 2 if a >= 10 else 3 if a >= 1 else digits
+    if 0 < a < 10 ** -(digits - 1): return f"{sign}{x:.2g}"        # tiny: 2 significant digits, not 0.0000
+    return f"{sign}{x:,.{d}f}".replace("-", "−")
+
+def fmt_seconds(s, # seconds, or None/NaN
+               ) -> str:
+    "A duration for people: '51 s', '80 min', '4.3 h'; '—' when missing."
+    if s is None or not np.isfinite(s): return "—"
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 3 * 3600 else f"{s / 3600:.1f} h"
+
+def show_table(df: pd.DataFrame, # the table (its numbers are left as they are)
+               digits: int = 4, # decimals for numbers below 1
+               signed: list[str] = (), # columns shown with a sign (differences)
+               caption: str|None = None, # caption above the table
+              ):
+    "pandas `Styler` for the book: no index column, '—' for missing values, 3-4 significant digits, durations."
+    df = df.reset_index() if (df.index.name or isinstance(df.index, pd.MultiIndex)) else df.reset_index(drop=True)
+    secs = [c for c in df.columns if str(c) == "seconds" or str(c).endswith("_seconds")]
+    df = df.rename(columns={c: "time" if c == "seconds" else str(c).replace("_seconds", " time") for c in secs})
+    fmts = {c: (lambda v, s=(c in signed): fmt_value(v, digits, s)) for c in df.columns}
+    fmts.update({("time" if c == "seconds" else str(c).replace("_seconds", " time")): fmt_seconds for c in secs})
+    st = df.style.format(fmts).hide(axis="index").set_table_attributes('class="dataframe rna-table"')
+    st = st.set_properties(subset=[c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])], **{"text-align": "right"})
+    short = [c for c in df.columns if df[c].astype(str).str.len().max() <= 24]   # numbers, "0.91 ± 0.01": one line
+    st = st.set_properties(subset=short, **{"white-space": "nowrap"})
+    return st.set_caption(caption) if caption else st

@@ -47,9 +47,12 @@ class Timer:
     def elapsed(self) -> float: return time.perf_counter() - self.start
 
 def _scalar(k, v):
+    "A metric as a JSON scalar; NaN and None (not measured, e.g. its units are not stored yet) become null."
+    if v is None: return None
     if isinstance(v, (bool, np.bool_)): return bool(v)
     if isinstance(v, (int, np.integer)): return int(v)
-    if isinstance(v, (float, np.floating)) or (hasattr(v, "numel") and hasattr(v, "item") and v.numel() == 1): return float(v)
+    if isinstance(v, (float, np.floating)) or (hasattr(v, "numel") and hasattr(v, "item") and v.numel() == 1):
+        return None if float(v) != float(v) else float(v)
     raise TypeError(f"metric '{k}' must be a scalar number, got {type(v).__name__}")
 
 def save_metrics(chapter: str, # short chapter name, e.g. "gtmaloc"
