@@ -126,7 +126,7 @@ def test_loaders(rna_lm, smiles_lm, rna_fm, chemberta):
     assert (rna_lm.kind, rna_lm.name, rna_fm.name, rna_fm.dim) == ("rna", "rna_lm", "rna-fm", 64)
     assert (smiles_lm.kind, chemberta.name, chemberta.dim) == ("smiles", "chemberta", 384)
     assert rna_lm.module.config.vocab_size == len(RNA_VOCAB)
-    assert not PROFILES["smoke"].write_weights and PROFILES["full"].write_weights
+    assert PROFILES["full"].rna_steps > PROFILES["smoke"].rna_steps and PROFILES["full"].smiles_steps > PROFILES["smoke"].smiles_steps
     with pytest.raises(ValueError, match="No such file"): load_rna_lm("nonexistent/RNA-FM_pretrained.pth")
     with pytest.raises(ValueError, match="No such directory"): load_smiles_lm("nonexistent/chemberta")
 
