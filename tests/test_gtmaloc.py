@@ -257,3 +257,55 @@ def test_model_card_from_fields():
     md = card.markdown()
     assert md.startswith("# GTMALoc classifier") and "macro AUC 0.8123" in md and "- 2026-01-01: note" in md
     assert ["Architecture", "Training", "Files", "Data", "Evaluation", "Intended use", "Limits", "Use", "History"] == list(card.sections)
+
+
+# ---- nested CV and the simple baseline (issue 15) --------------------------------------------------------------
+def test_nested_grid_covers_the_headline_choices():
+    import rna_papers.gtmaloc.units as GU
+    cfg = G.PROFILES["full"]; c = GU.candidates(cfg)
+    assert {i for i, _, _ in c} == {"ours", "n2v", "gt", "no_profiles", "no_degree", "authors"}
+    assert {m for _, m, _ in c} == {cfg.num_members, 1} and len(c) == 12
+    assert all(GU.VARIANTS[v][0] == i and GU.VARIANTS[v][2].get("num_members", cfg.num_members) == m for i, m, v in c)
+    assert len(GU.candidates(G.PROFILES["smoke"])) == 2                     # the smoke profile's tiny grid
+
+
+def test_new_units_come_after_the_stored_ones():
+    "The units stored before issue 15 keep their place (and keys); the new ones follow, the baseline first."
+    import rna_papers.gtmaloc.units as GU
+    exps = [u.experiment for u in GU.units("full")]
+    first_new = exps.index("logreg")
+    assert set(exps[:first_new]) == {"features", "cv", "pmislocmf"} and first_new == 1 + 45 + 10 + 140
+    inner = [u for u in GU.units("full") if u.experiment == "nested_inner"]
+    assert len(inner) == 180 and all(u.params["inner_k"] == 2 and u.params["inner_seed"] == 0 for u in inner)
+
+
+@pytest.mark.parametrize("delta, sd, n, call", [(0.004, 0.003, 3, "tie"), (-0.01, 0.003, 3, "worse"),
+                                                (0.01, 0.003, 3, "better"), (0.01, 0.0, 1, "one seed: no call")])
+def test_call_difference(delta, sd, n, call):
+    from rna_papers.gtmaloc.units import call_difference
+    assert call_difference(delta, sd, n) == call
+
+
+def test_choose_C_never_reads_the_test_rows():
+    from rna_papers.gtmaloc.units import choose_C
+    rng = np.random.default_rng(0); X = rng.normal(size=(160, 4))
+    Y = np.c_[X[:, :1] > 0, rng.random((160, 2)) < .5].astype(int)
+    train = np.arange(120); C, auc = choose_C(X, Y, train, (0.01, 0.1, 1.0), inner_k=2)
+    Y2 = Y.copy(); Y2[120:] = 1 - Y2[120:]                                  # scramble the labels of the rows left out
+    assert choose_C(X, Y2, train, (0.01, 0.1, 1.0), inner_k=2) == (C, auc) and C == max(auc, key=auc.get)
+
+
+def test_simple_features():
+    d = G.load_gtmaloc_data(); F = G.simple_features(d)
+    assert F.shape == (1041, 10) and np.isfinite(F.to_numpy()).all() and list(F.index) == d.ids
+    assert np.allclose(F["log1p #drugs"], np.log1p(d.drug.sum(1)))
+
+
+def test_member_scores_first_member_is_the_one_network_model():
+    from rna_papers.gtmaloc.units import member_scores
+    rng = np.random.default_rng(2); X = rng.normal(size=(40, 6)).astype(np.float32)
+    Y = (rng.random((40, 7)) < 0.5).astype(np.float32)
+    kw = dict(d=8, heads=2, num_epochs=2, seed=3)
+    S = member_scores(G.GTMALocClassifier([3, 3], num_members=3, **kw).fit(X, Y), X)
+    assert S.shape == (3, 40, 7)
+    assert np.allclose(S[0], G.GTMALocClassifier([3, 3], num_members=1, **kw).fit(X, Y).predict_proba(X), atol=1e-6)
