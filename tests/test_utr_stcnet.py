@@ -1,4 +1,4 @@
-"UTR-STCNet package: input checks, padding invariance, save/load, predict_mrl, CLI and its bad inputs, shipped-model checks, layout, GEO loader and splits."
+"UTR-STCNet package: input checks, padding invariance, save/load, predict_mrl, CLI and its bad inputs, shipped-model checks, layout, GEO loader and splits, the protocol as units, near-duplicates."
 import json, re, shutil, subprocess, sys, warnings
 from pathlib import Path
 
@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import load_script
 from rna_papers.core.data import DATA_DIR, DataIntegrityError, verify_dataset, write_manifest
 from rna_papers.core.inputs import InputWarning
 from rna_papers import utr_stcnet as U
@@ -104,72 +103,117 @@ def test_cli(capsys, tmp_path):
     with pytest.raises(ValueError, match="broken"): U.cli(["predict", "--fasta", str(bad)])
 
 
-def test_parts_tables_and_recorded_parts():
-    "Ablation / multi-task rows: the long form the chapter and scripts/utr_full_parts.py share, and the recorded file."
-    import pandas as pd
-    from rna_papers.core.data import REPO_ROOT
-    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0, pearson=0.0)
-    parts = U.parts_frame({"UTR-STCNet": sc(0.8), "w/o SGA": sc(0.7)}, {("U+V", "u"): sc(0.6), ("U+V", "v"): sc(0.5)})
-    ab, mt = U.ablation_table(parts), U.multitask_table(parts)
-    assert ab.loc["w/o SGA", "ours_r2"] == 0.7 and ab.loc["w/o SGA", "paper_r2"] == U.PAPER_TABLE_II.loc["w/o SGA", "r2"]
-    assert mt.loc[("U+V", "v"), "r2"] == 0.5 and len(U.parts_frame({}, {})) == 0
-    rec = REPO_ROOT / "results" / "full" / "utr_stcnet.parts.csv"
-    if rec.exists():
-        df = pd.read_csv(rec)
-        assert not df.duplicated(["experiment", "task"]).any()
-        assert set(df[df.group == "ablation"].experiment) == set(U.PAPER_TABLE_II.index)
-        assert df.r2.between(-1, 1).all() and (df.profile == "full").all()
+# ---- issue 13/15: the protocol as experiment units
+
+from rna_papers.core.units import UnitStore, execute_unit, make_unit, run_units, unit_key
+from rna_papers.utr_stcnet import units as UU
 
 
-def _synthetic_table_i():
-    "Synthetic Table I (not results): R² 0.1 × model rank + task offset."
-    import pandas as pd
-    rows = [dict(task=t, model=k, ours_r2=0.1 * i + dt, ours_spearman=0.5, ours_rmse=1.0)
-            for t, dt in (("h", 0.0), ("u", 0.01), ("v", 0.02)) for i, k in enumerate(("stcnet", "optimus", "framepool", "mttrans", "lm"))]
-    return pd.DataFrame(rows).set_index(["task", "model"])
+@pytest.mark.parametrize("profile", ["smoke", "full"])
+def test_units_unique_and_headline_first(profile):
+    us = UU.units(profile)
+    assert len({unit_key(u) for u in us}) == len(us)
+    cfg = U.PROFILES[profile]
+    head = us[:len(cfg.seeds) * (1 + len(cfg.baselines))]
+    assert {(u.experiment, u.dataset) for u in head} == {("table1", "h")}                # MPRA-H Table I comes first
+    assert [u.params.get("save_model", False) for u in head if u.variant == "stcnet"] == [True] * len(cfg.seeds)
+    sel = [u for u in us if u.experiment == "selection"]
+    assert sel and all(u.params["select_frac"] > 0 for u in sel)                       # selection never scores test rows
+    assert all(not u.params.get("select_frac") for u in us if u.experiment != "selection")
 
 
-def test_multitask_table_and_metrics_keys():
-    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0)
-    parts = U.parts_frame({"w/o SATC & SGA": sc(0.7)}, {("U+V", "u"): sc(0.05), ("U+H+V", "h"): sc(0.2)})
-    mt = U.multitask_table(parts, _synthetic_table_i())
-    assert mt.loc[("U+V", "u"), "single_task_r2"] == 0.01 and mt.loc[("U+V", "u"), "gain_r2"] == 0.04
-    m = U.utr_metrics(_synthetic_table_i(), parts)
-    assert m["mpra_h_r2"] == 0.0 and m["mpra_h_r2_cnn"] == 0.1 and m["mpra_h_r2_mttrans"] == pytest.approx(0.3)
-    assert m["mpra_v_r2"] == 0.02 and m["mpra_u_r2_lm"] == pytest.approx(0.41) and "mpra_h_r2_optimus" not in m
-    assert m["ablation_wo_satc_sga_r2"] == 0.7 and m["multitask_uv_u_r2"] == 0.05 and m["multitask_uhv_h_r2"] == 0.2
+def test_full_units_cover_the_protocol():
+    us = UU.units("full")
+    have = {(u.experiment, u.dataset, u.variant, u.seed) for u in us}
+    seeds = (0, 1, 2)
+    want = {("table1", t, k, s) for t in "huv" for k in ("stcnet", "optimus", "framepool") for s in seeds}
+    want |= {("selection", "h", d, s) for d in UU.DESIGNS for s in seeds}
+    want |= {("ablation", "h", a, s) for a in U.ABLATIONS for s in seeds}
+    want |= {("multitask", ts, "stcnet", s) for ts in ("u+v", "u+h+v") for s in seeds}
+    want |= {("multitask", "u+h+v", k, s) for k in ("optimus", "framepool") for s in seeds}
+    want |= {("lm_frozen", t, "frozen LM + ridge", s) for t in "huv" for s in seeds}
+    want |= {("lm_finetune", "h", "fine-tuned LM", s) for s in seeds}
+    assert have == want
+    stc = [u for u in us if u.params.get("kind") == "stcnet" and u.experiment != "selection"]
+    assert {u.params["design"] for u in stc} == {UU.chosen_design("full")["name"]}      # one design everywhere
 
 
-def test_parts_script_writes_metrics_only_when_complete(tmp_path, capsys):
-    import json
-    S = load_script("utr_full_parts")
-    _synthetic_table_i().to_csv(tmp_path / "utr_stcnet.table_i.csv")
-    sc = lambda r2: dict(r2=r2, spearman=0.5, rmse=1.0)
-    ab = {n: sc(0.8) for n in S.ABLATION}
-    mt = {(n, t): sc(0.9) for n, ts in S.MULTITASK.items() for t in ts}
-    part = U.parts_frame(ab, {}).assign(device="cuda", seconds=2.0)
-    part.to_csv(tmp_path / "part.csv", index=False)
-    S.write_metrics(tmp_path / "part.csv", tmp_path, "cpu")
-    assert "metrics not written: missing ['U+H+V', 'U+V']" in capsys.readouterr().out
-    assert not (tmp_path / "utr_stcnet.metrics.json").exists()
-    U.parts_frame(ab, mt).assign(device="cuda", seconds=2.0).to_csv(tmp_path / "all.csv", index=False)
-    S.write_metrics(tmp_path / "all.csv", tmp_path, "cpu")
-    m = json.loads((tmp_path / "utr_stcnet.metrics.json").read_text())
-    assert m["profile"] == "full" and m["device"] == "cpu+cuda" and m["seconds"] == 2.0 * (len(ab) + len(S.MULTITASK))  # per experiment, not per row
-    assert m["multitask_uhv_v_r2"] == 0.9 and m["mpra_h_r2_cnn"] == 0.1
+def _put(st, u, metrics):
+    st.put(u, {"status": "ok", "metrics": metrics})
 
 
-def test_recorded_metrics_match_recorded_tables():
-    "The recorded full-profile metrics file is what the recorded Table I and parts rows give."
-    import json, pandas as pd
+def test_chosen_design_on_selection_records_only(tmp_path, monkeypatch):
+    st = UnitStore(tmp_path)
+    sel = UU.selection_units(U.PROFILES["full"])
+    assert UU.chosen_design("full", tmp_path) == {"name": UU.DEFAULT_DESIGN, "final": False, "table": None}
+    best = list(UU.DESIGNS)[5]
+    for u in sel:             # synthetic records: design 5 best on held-out training rows; its test R² (if any) is never read
+        _put(st, u, {"sel_h_r2": 0.7 + 0.05 * (u.variant == best) + 0.001 * u.seed, "val_h_r2": 0.5, "h_r2": -1.0 * (u.variant == best)})
+    c = UU.chosen_design("full", tmp_path)
+    assert c["final"] and c["name"] == best and c["table"].seeds.tolist() == [3] * len(UU.DESIGNS)
+    us = UU.units("full", tmp_path)
+    assert {u.params["design"] for u in us if u.params.get("kind") == "stcnet" and u.experiment != "selection"} == {best}
+    assert UU.units("smoke", tmp_path)[0].params["design"] == UU.DEFAULT_DESIGN       # smoke never acts on its selection
+
+
+def test_near_duplicates_toy():
+    nd = U.near_duplicates(["ACGTA", "ACGTT", "TTTTT", "CGTAC", "ACGT", "GGGGGG"], ["ACGTA", "ACGAA", "GGGGG"])
+    assert nd.exact.tolist() == [True, False, False, False, False, False]
+    assert nd.mismatch1.tolist() == [True, True, False, False, False, False]
+    assert nd.indel1.tolist() == [False, False, False, False, True, True]
+    assert nd.shift1.tolist() == [False, False, False, True, False, False]
+    assert U.near_duplicates([], ["ACGT"]).empty
+
+
+def test_train_unit_at_toy_size():
+    cfg = U.PROFILES["smoke"]
+    st = dict(UU.train_settings(cfg, ("h",), "stcnet", UU.DEFAULT_DESIGN, save_model=True, heads=2), max_train=64)
+    st["net"]["d_model"] = 16; st["fit"]["num_epochs"] = 1
+    u = make_unit("utr_stcnet", "table1", f"{UU.FN}:train_unit", st, dataset="h", variant="stcnet", data=("mpra",))
+    r = execute_unit(u)
+    assert r["record"]["status"] == "ok", r["record"].get("traceback")
+    m = r["record"]["metrics"]
+    assert {"h_r2", "h_spearman", "h_rmse", "val_h_r2"} <= set(m) and r["record"]["epochs"] == 1
+    assert r["arrays"]["pred_h"].dtype == np.float32 and r["arrays"]["pred_h"].shape == (7600,)
+    assert sorted(r["files"]) == ["config.json", "model.safetensors"]
+    s2 = dict(st, select_frac=0.1); s2.pop("save_model")
+    r2 = execute_unit(make_unit("utr_stcnet", "selection", f"{UU.FN}:train_unit", s2, dataset="h", variant="x", data=("mpra",)))
+    m2 = r2["record"]["metrics"]
+    assert "sel_h_r2" in m2 and "h_r2" not in m2 and not r2["arrays"]                # no test row scored or stored
+
+
+def test_tables_and_metrics_from_synthetic_records(tmp_path):
+    "Table I / metrics from a synthetic store (not results): mean over seeds, NaN (never absent) where units are missing."
+    us = UU.units("full")
+    st = UnitStore(tmp_path)
+    r2 = {"stcnet": 0.78, "optimus": 0.77, "framepool": 0.79}
+    for u in us:
+        if u.experiment == "table1" and u.dataset == "h":
+            _put(st, u, {"h_r2": r2[u.variant] + 0.001 * u.seed, "h_spearman": 0.8, "h_rmse": 0.5, "h_pearson": 0.9,
+                         "val_h_r2": r2[u.variant]})
+    rep = run_units(us, st, cached_only=True)
+    assert len(rep.missing) == len(us) - 9
+    sf = UU.scores_frame(rep, us)
+    m = UU.utr_metrics(sf)
+    assert m["mpra_h_r2"] == pytest.approx(0.781) and m["mpra_h_r2_sd"] == pytest.approx(0.001)
+    assert m["mpra_h_r2_best_cnn"] == pytest.approx(0.791) and m["mpra_h_r2_minus_best_cnn"] == pytest.approx(-0.01)
+    assert np.isnan(m["mpra_h_r2_lm_finetuned"]) and np.isnan(m["multitask_uhv_h_r2_cnn"]) and np.isnan(m["mpra_u_r2"])
+    t1 = UU.table_i_frame(sf)
+    assert t1.loc[("h", "FramePool-style CNN"), "paper_row"] == "Framepooling" and t1.seeds.tolist() == [3, 3, 3]
+    assert UU.verdict(0.781, 0.001, 0.791, 0.001) == "lower" and UU.verdict(0.781, 0.01, 0.791, 0.001) == "tie"
+
+
+def test_results_written_from_the_store_only():
+    "results/full/utr_stcnet.* come from `rna-papers run utr --profile full --cached-only`: no hand-made tables."
     from rna_papers.core.data import REPO_ROOT
     rec = REPO_ROOT / "results" / "full"
-    if not (rec / "utr_stcnet.metrics.json").exists(): pytest.skip("no recorded full-profile metrics")
-    m = json.loads((rec / "utr_stcnet.metrics.json").read_text())
-    want = U.utr_metrics(pd.read_csv(rec / "utr_stcnet.table_i.csv", index_col=[0, 1]), pd.read_csv(rec / "utr_stcnet.parts.csv"))
-    assert {k: m[k] for k in want} == pytest.approx(want) and m["profile"] == "full"
-    from rna_papers.core.profiles import check_thresholds
-    assert not check_thresholds(m, json.loads((rec / "utr_stcnet.thresholds.json").read_text()))
+    assert not (rec / "utr_stcnet.table_i.csv").exists() and not (rec / "utr_stcnet.parts.csv").exists()
+    assert not (REPO_ROOT / "scripts" / "utr_full_parts.py").exists()
+    f = rec / "utr_stcnet.metrics.json"
+    if f.exists():
+        m = json.loads(f.read_text())
+        assert m["profile"] == "full" and m["missing_units"] == len(UU.units("full")) - sum(
+            UnitStore(rec / "units").get(u) is not None for u in UU.units("full"))
 
 
 # ---- issue 12: package layout, shipped-model mechanism, bad input, usability
@@ -181,7 +225,8 @@ MODEL_DIR = DATA_DIR / "models" / "utr_stcnet"
 def test_package_layout_sizes_and_imports():
     "One module per role, none over 400 lines, importing only rna_papers.core (never rna_papers.lm or another paper)."
     mods = sorted(p.name for p in PKG.glob("*.py"))
-    assert mods == ["__init__.py", "baselines.py", "cli.py", "data.py", "interpret.py", "model.py", "protocol.py", "shipped.py"]
+    assert mods == ["__init__.py", "baselines.py", "cli.py", "data.py", "interpret.py", "model.py", "protocol.py", "shipped.py",
+                    "units.py"]
     assert not (PKG.parent / "utr_stcnet.py").exists(), "the old single-file module must not coexist with the package"
     for p in PKG.glob("*.py"):
         src = p.read_text()

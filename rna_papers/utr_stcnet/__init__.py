@@ -9,5 +9,5 @@ __all__ = []
 from ..core.lazy import lazy_surface
 from .cli import cli   # the `rna-papers utr` entry point (stdlib only); this name is the function
 
-_SUBMODULES = ("cli", "data", "model", "baselines", "protocol", "interpret", "shipped")
+_SUBMODULES = ("cli", "data", "model", "baselines", "protocol", "interpret", "shipped", "units")
 __getattr__, __dir__ = lazy_surface(__name__, _SUBMODULES)

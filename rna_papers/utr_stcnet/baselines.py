@@ -4,13 +4,17 @@
 
 # %% ../../nbs/modules/29_utr_stcnet_baselines.ipynb #c8481297
 from __future__ import annotations
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# the Optimus-style CNN's even kernel (8) with padding='same' makes torch warn on every call; the padding is intended
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel lengths", category=UserWarning)
+
 # %% auto #0
-__all__ = ['OptimusCNN', 'FramePoolCNN']
+__all__ = ['OptimusCNN', 'FramePoolCNN', 'LMRegressorNet']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #df06111e
 def _left_align(x, mask, width):
@@ -55,3 +59,15 @@ class FramePoolCNN(nn.Module):
             sel = (mask & (frame == f))[..., None]                                # (B, L, 1)
             feats += [h.masked_fill(~sel, -1e9).amax(1).clamp(min=0), (h * sel).sum(1) / sel.sum(1).clamp(min=1)]
         return self.head(torch.cat(feats, -1))
+
+# %% ../../nbs/30_utr_stcnet.ipynb #c9a9a806
+class LMRegressorNet(nn.Module):
+    "A pretrained RNA LM encoder (fine-tuned) -> mean over nucleotide tokens -> MLP -> MRL. Shapes: X, att, res (B, L) -> (B,)"
+    def __init__(self, encoder: nn.Module, dim: int, hidden: int = 64, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder                                                     # e.g. a BertModel
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+    def forward(self, X, att, res):
+        H = self.encoder(input_ids=X, attention_mask=att).last_hidden_state           # (B, L, D)
+        w = res.unsqueeze(-1).to(H.dtype)                                             # (B, L, 1): nucleotides only
+        return self.head((H * w).sum(1) / w.sum(1).clamp(min=1)).squeeze(-1)

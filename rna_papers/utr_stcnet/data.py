@@ -13,7 +13,7 @@ from ..core.data import REPO_ROOT, DATA_DIR, data_file, write_manifest
 from ..core.cv import train_val_split
 
 # %% auto #0
-__all__ = ['MPRA_FILES', 'build_mpra_data', 'load_mpra', 'read_geo_csv', 'split_mpra_u', 'split_mpra_h', 'split_mpra_v', 'stratified_split', 'mpra_splits']
+__all__ = ['MPRA_FILES', 'build_mpra_data', 'load_mpra', 'read_geo_csv', 'split_mpra_u', 'split_mpra_h', 'split_mpra_v', 'stratified_split', 'mpra_splits', 'near_duplicates']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #693f7a37
 MPRA_FILES = {"h": "mpra_h_top25k.csv.gz", "u": "mpra_u_test20k.csv.gz",
@@ -138,3 +138,26 @@ def mpra_splits(task: str, # "h", "u" or "v"
     else: raise ValueError(f"unknown task {task!r}; choose 'h', 'u' or 'v'")
     train, val = train_val_split(trainval, val_frac=val_frac, seed=seed, stratify=strata)
     return df, {"train": train, "val": val, "test": np.sort(test)}
+
+# %% ../../nbs/30_utr_stcnet.ipynb #35100e43
+def near_duplicates(query, # sequences to check, e.g. the test UTRs
+                    reference, # sequences to search, e.g. the training and validation rows
+                   ) -> pd.DataFrame:
+    "Per query: an identical reference (`exact`), one at Hamming distance 1 of the same length (`mismatch1`), one a single indel away (`indel1`), the same window shifted by 1 nt (`shift1`)."
+    q, ref = list(query), set(reference)
+    out = pd.DataFrame({"exact": [s in ref for s in q]})
+    hit = np.zeros(len(q), bool)
+    for i in range(max(map(len, q), default=0)):             # hash every sequence with position i masked
+        seen = {}
+        for r in ref:
+            if len(r) > i: k = r[:i] + r[i + 1:] + f"|{len(r)}"; seen[k] = seen.get(k, "") + r[i]
+        for j, s in enumerate(q):
+            if len(s) > i and not hit[j]: hit[j] = bool(set(seen.get(s[:i] + s[i + 1:] + f"|{len(s)}", "")) - {s[i]})
+    out["mismatch1"] = hit
+    dels = lambda s: {s[:i] + s[i + 1:] for i in range(len(s))}
+    qlen = {len(s) for s in q}
+    longer = set().union(*[dels(r) for r in ref if len(r) - 1 in qlen])  # query = reference minus one letter
+    out["indel1"] = [s in longer or bool(dels(s) & ref) for s in q]
+    ends = {r[:-1] for r in ref} | {"$" + r[1:] for r in ref}
+    out["shift1"] = [s not in ref and (s[1:] in ends or "$" + s[:-1] in ends) for s in q]
+    return out
