@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from conftest import load_script
 from rna_papers.core.data import DATA_DIR, verify_dataset
 from rna_papers import plmf_mda as P
 
@@ -149,40 +148,6 @@ def test_cv_table_runs_exactly_the_selected_folds():
     one = P.cv_table("Degree", ds, None, prof, seed=1, folds=[3])
     assert one.fold.tolist() == [3]
     assert one.auc.iloc[0] == pytest.approx(every.set_index("fold").auc[3])
-
-
-def test_full_units_plan_and_metrics(tmp_path, capsys):
-    import pandas as pd
-    S = load_script("plmf_full_units")
-    main = S.plan_units(["main"])
-    assert len(main) == len(set(main)) == 3 * 2 * 5
-    with pytest.raises(ValueError, match="unknown plan 'cold'"): S.plan_units(["cold"])
-    # synthetic rows (not results): AUC = 0.9 + seed / 100 on MDR, 0.8 on MDS
-    rows = pd.DataFrame([dict(dataset=n, method=m, seed=s, fold=f, seconds=1.0, auc=0.9 + s / 100 if n == "MDR" else 0.8,
-                              aupr=0.7, device="cpu") for m, n, s, f in main])
-    rows.iloc[:-1].to_csv(tmp_path / "part.csv", index=False)
-    S.write_metrics(tmp_path / "part.csv", tmp_path)
-    assert "1 main units missing" in capsys.readouterr().out and not (tmp_path / "plmf_mda.metrics.json").exists()
-    rows.to_csv(tmp_path / "all.csv", index=False)
-    S.write_metrics(tmp_path / "all.csv", tmp_path)
-    import json
-    m = json.loads((tmp_path / "plmf_mda.metrics.json").read_text())
-    assert m["mdr_auc"] == pytest.approx(0.91) and m["mds_auc"] == pytest.approx(0.8) and m["num_seeds"] == 3
-    assert m["profile"] == "full" and "mdr_gbm_auc" not in m
-
-
-def test_recorded_full_run_is_consistent():
-    "The shipped full-run rows hold every main fold once, and its metrics file is what they give."
-    import json, pandas as pd
-    from rna_papers.core.data import REPO_ROOT
-    rec = REPO_ROOT / "results" / "full"
-    if not (rec / "plmf_mda.cv_units.csv").exists(): pytest.skip("no recorded full run")
-    df = pd.read_csv(rec / "plmf_mda.cv_units.csv")
-    assert not df.duplicated(["method", "dataset", "seed", "fold"]).any()
-    assert set(load_script("plmf_full_units").plan_units(["main"])) <= {(r.method, r.dataset, r.seed, r.fold) for r in df.itertuples()}
-    m, t = json.loads((rec / "plmf_mda.metrics.json").read_text()), P.summarise(df)
-    for n in ("MDR", "MDS"):
-        assert m[f"{n.lower()}_auc"] == pytest.approx(t.loc[(n, "PLMF-MDA"), "auc"])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -431,3 +396,201 @@ def test_shipped_card_matches_weights():
     card = (SHIPPED / "MODEL_CARD.md").read_text()
     for sub in ("mdr", "mds"):
         assert json.loads((SHIPPED / sub / "config.json").read_text())["lm_fingerprints"] in card
+
+
+def _entity_fixture(fusion, n_m=40, n_d=12, seed=0):
+    "Real MDR drugs (graphs) and miRNAs (tokens) with random PLM inputs; float64."
+    ds = P.load_mirna_drug("MDR")
+    g = torch.Generator().manual_seed(seed)
+    def plm(n, L):
+        if fusion == "vector": return torch.randn(n, 8, generator=g, dtype=torch.float64)
+        lens = torch.randint(1, L + 1, (n,), generator=g)
+        return {"tokens": torch.randn(n, L, 8, generator=g, dtype=torch.float64), "mask": torch.arange(L) < lens[:, None]}
+    X, _ = P.mirna_tokens(ds.mirnas.sequence.tolist()[:n_m])
+    graphs = [P.mol_graph(s) for s in ds.drugs.smiles.tolist()[:n_d]]
+    for gr in graphs: gr.x = gr.x.double()
+    return P.PairFeatures(X, graphs, plm(n_m, 20), plm(n_d, 30))
+
+
+@pytest.mark.parametrize("fusion", ["vector", "token"])
+def test_per_entity_path_same_loss_and_gradients(fusion):
+    """Both batch paths, on the same batch of 32 pairs (drugs repeated): same loss and gradients within 1e-6, in eval mode and in
+    train mode with dropout 0 (batch norm on the batch's atoms); float64, so only the order of additions differs."""
+    feats = _entity_fixture(fusion)
+    rng = np.random.default_rng(0)
+    pairs = np.stack([rng.integers(0, 40, 32), rng.integers(0, 12, 32)], 1)
+    y = rng.integers(0, 2, 32).astype(np.float32)
+    for mode in ["eval", "train"]:
+        torch.manual_seed(0)
+        net = P.PLMFMDANet(P.ModelConfig(dim=32, fusion=fusion, rna_dim=8, smiles_dim=8, dropout=0.0, attn_dropout=0.0)).double()
+        net.train(mode == "train")
+        out = {}
+        for path in ["per_pair", "per_entity"]:
+            b = next(iter(P.pair_batches(path, feats, pairs, y, batch_size=32)))
+            assert b["lookup"] == (path == "per_entity") and len(b["m_inv"]) == 32 and len(b["d_inv"].unique()) < 12
+            b["y"] = b["y"].double(); net.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(*P.pair_forward(net, b))
+            loss.backward()
+            out[path] = (loss.item(), [p.grad.clone() for p in net.parameters()])
+        assert abs(out["per_pair"][0] - out["per_entity"][0]) < 1e-6
+        for a, b in zip(out["per_pair"][1], out["per_entity"][1]):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+        assert any(gr.abs().sum() > 0 for gr in out["per_entity"][1])   # gradients reach the parameters
+
+
+def test_fit_paths_agree_and_bad_path():
+    """Without dropout, `fit`/`predict` on either path give the same predictions (float32, 2 epochs; Adam's normalised steps
+    amplify float32 rounding of near-zero gradients to ~1e-4)."""
+    ds = P.load_mirna_drug("MDR")
+    m = P.PLMFMDA(P.ModelConfig(dim=16, dropout=0.0, attn_dropout=0.0))
+    feats = m.featurise(ds.mirnas.sequence.tolist()[:30], ds.drugs.smiles.tolist()[:10],
+                        plm=(torch.randn(30, 8), torch.randn(10, 8)))
+    rng = np.random.default_rng(1)
+    pairs = np.stack([rng.integers(0, 30, 64), rng.integers(0, 10, 64)], 1); y = rng.integers(0, 2, 64)
+    p = {}
+    for path in ["per_pair", "per_entity"]:
+        m.fit(feats, pairs, y, num_epochs=2, batch_size=16, path=path); p[path] = m.predict(feats, pairs, path=path)
+    np.testing.assert_allclose(p["per_entity"], p["per_pair"], atol=1e-3)
+    with pytest.raises(ValueError, match="path must be one of"): m.fit(feats, pairs, y, num_epochs=1, path="per_atom")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 14: degree-preserving negatives, baselines on the same splits, the protocol as experiment units
+# ---------------------------------------------------------------------------------------------------------------------
+from rna_papers.plmf_mda import units as U
+from rna_papers.core.metrics import binary_scores
+from rna_papers.core.units import execute_unit, make_unit, unit_key
+
+
+def _side(sp, side, label):
+    return sp[f"{side}_pairs"][sp[f"{side}_labels"] == label]
+
+
+@pytest.mark.parametrize("name", ["MDR", "MDS"])
+def test_dp_negatives_keep_degrees_no_positive_no_duplicate(name):
+    ds = P.load_mirna_drug(name); A = ds.matrix()
+    sp = P.fold_split(ds, "dp", 5, seed=1, fold=2)
+    pp = P.fold_split(ds, "paper", 5, seed=1, fold=2)
+    negs = []
+    for side in ("train", "test"):
+        pos, neg = _side(sp, side, 1), _side(sp, side, 0)
+        assert len(neg) == len(pos)
+        np.testing.assert_array_equal(np.bincount(neg[:, 1], minlength=ds.n_drug), np.bincount(pos[:, 1], minlength=ds.n_drug))
+        np.testing.assert_array_equal(_side(pp, side, 1), pos)                  # the same positive folds as the paper's scheme
+        assert not A[neg[:, 0], neg[:, 1]].any()                                 # no known positive
+        negs.append(neg)
+    allneg = np.vstack(negs)
+    assert len({tuple(p) for p in allneg.tolist()}) == len(allneg)               # no duplicate, also across train and test
+    info = sp["dp_info"]
+    assert info["test_drug_degree_match"] == info["train_drug_degree_match"] == 1.0
+    assert info["test_mirna_degree_match"] > 0.99 and info["train_mirna_degree_match"] > 0.9   # the recorded match
+    paper_neg = {tuple(p) for p in _side(pp, "train", 0).tolist() + _side(pp, "test", 0).tolist()}
+    assert not paper_neg & {tuple(p) for p in negs[1].tolist()}                  # never a paper-protocol negative
+
+
+def test_rewire_negatives_exact_and_fallback():
+    pos = np.array([(i, j) for i in range(8) for j in range(6) if (i + j) % 3 == 0]); A = np.zeros((8, 6), bool)
+    A[pos[:, 0], pos[:, 1]] = True
+    neg, info = P.rewire_negatives(pos, A, seed=3)
+    for k, n in ((0, 8), (1, 6)): np.testing.assert_array_equal(np.bincount(neg[:, k], minlength=n), np.bincount(pos[:, k], minlength=n))
+    assert not A[neg[:, 0], neg[:, 1]].any() and len(set(map(tuple, neg.tolist()))) == len(neg) and info["substituted"] == 0
+    hub = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); B = np.zeros((4, 2), bool); B[0] = B[1] = True   # no exact rewiring exists
+    neg, info = P.rewire_negatives(hub, B, seed=0)
+    assert info["substituted"] == 4 and info["drug_degree_match"] == 1.0 and info["mirna_degree_match"] == 0.0
+    assert not B[neg[:, 0], neg[:, 1]].any() and sorted(set(neg[:, 0].tolist())) == [2, 3]
+
+
+@pytest.mark.parametrize("name", ["MDR", "MDS"])
+def test_degree_score_near_chance_under_dp(name):
+    "Every fold of seed 0: the degree score is within 0.5 ± 0.05 under dp, and far above under the paper's negatives."
+    ds = P.load_mirna_drug(name)
+    for fold in range(5):
+        auc = {}
+        for scheme in ("dp", "paper"):
+            sp = P.fold_split(ds, scheme, 5, seed=0, fold=fold)
+            s = P.run_degree(ds, sp["train_pairs"], sp["train_labels"], sp["test_pairs"])
+            auc[scheme] = binary_scores(sp["test_labels"], s)["auc"]
+        assert abs(auc["dp"] - 0.5) <= 0.05, (fold, auc)
+        assert auc["paper"] > 0.85, (fold, auc)
+
+
+@pytest.mark.parametrize("kind", ["drug", "mirna"])
+def test_cold_dp_keeps_held_out_entities(kind):
+    ds = P.load_mirna_drug("MDS"); col = 1 if kind == "drug" else 0
+    sp = P.cold_split(ds, kind, seed=0, scheme="dp")
+    neg, pos = _side(sp, "test", 0), _side(sp, "test", 1)
+    assert np.isin(neg[:, col], sp["test_entities"]).all()                        # test negatives pair held-out entities
+    np.testing.assert_array_equal(np.bincount(neg[:, col]), np.bincount(pos[:, col]))   # each with its own degree
+    assert not np.isin(sp["train_pairs"][:, col], sp["test_entities"]).any()
+    s = P.run_degree(ds, sp["train_pairs"], sp["train_labels"], sp["test_pairs"])
+    assert abs(binary_scores(sp["test_labels"], s)["auc"] - 0.5) <= 0.05
+
+
+def test_units_cover_the_protocol():
+    full, smoke = U.units("full"), U.units("smoke")
+    for us in (full, smoke):
+        assert len({unit_key(u) for u in us}) == len(us)                          # unique keys
+        assert all(u.data == ("mirna_drug",) for u in us)
+    exps = lambda us: {u.experiment for u in us}
+    assert exps(full) == exps(smoke) == {"cv", "cold", "ablation", "case", "param", "token", "graphdta"}
+    pick = lambda us, **kw: [u for u in us if all((getattr(u, k, None) if k in ("experiment", "variant", "dataset") else u.params.get(k)) == v
+                                                 for k, v in kw.items())]
+    # main CV: 3 seeds x 5 folds x both datasets x both schemes, PLMF-MDA and the baselines on the same folds
+    for v in ("PLMF-MDA", "baselines", "GraphDTA-style"):
+        assert len(pick(full, variant=v, protocol="cv", experiment="cv" if v != "GraphDTA-style" else "graphdta")) == 3 * 5 * 2 * 2
+    assert {u.variant for u in pick(full, experiment="ablation")} == set(P.ABLATIONS) - {"PLMF-MDA"}
+    assert len(pick(full, experiment="cold", protocol="authors")) == 3 * 2 * 2          # the authors' MDS files
+    assert {(u.params["scheme"], u.params["kind"], u.dataset) for u in pick(full, experiment="cold", protocol="cold")} == \
+           {(s, k, d) for s in ("paper", "dp") for k in ("drug", "mirna") for d in ("MDR", "MDS")}
+    assert {u.params["drug"] for u in pick(full, experiment="case")} == {"DB01248", "DB00317"}
+    assert len(pick(full, experiment="param")) == (3 + 5) * 2 * 5
+    # order: the first seed of the main CV first, GraphDTA-style last
+    first = [u for u in full if u.experiment == "cv" and u.seed == 0]
+    assert full[:len(first)] == first and full[-1].variant == "GraphDTA-style"
+    # smoke: the same kinds of units, fewer and shorter
+    assert len(smoke) < len(full) / 5 and max(u.params.get("epochs") or 0 for u in smoke) <= 2
+    assert {(u.experiment, u.variant) for u in smoke} <= {(u.experiment, u.variant) for u in full} | {("ablation", "PLMF-MDA")}
+
+
+@pytest.fixture
+def toy_units(monkeypatch):
+    "A 20 x 8 toy benchmark registered for the unit functions (random language-model vectors)."
+    pos = np.array([(i, j) for i in range(20) for j in range(8) if i % (j + 2) == 0])
+    import pandas as pd
+    ds = P.MDADataset("toy20", pd.DataFrame({"name": [f"m{i}" for i in range(20)], "sequence": ["ACGUAGGUCA"] * 20}),
+                      pd.DataFrame({"drugbank_id": [f"d{j}" for j in range(8)], "smiles": ["CCO", "c1ccccc1O"] * 4}), pos)
+    g = torch.Generator().manual_seed(0)
+    feats = P.PairFeatures(P.mirna_tokens(ds.mirnas.sequence.tolist())[0], [P.mol_graph(s) for s in ds.drugs.smiles],
+                           torch.randn(20, 5, generator=g), torch.randn(8, 6, generator=g))
+    monkeypatch.setitem(U._DATA, "toy20", ds)
+    monkeypatch.setitem(U._FEATS, ("toy20", "vector", "cpu"), (ds, feats))
+    return ds
+
+
+@pytest.mark.parametrize("fn, variant, extra, keys", [
+    ("model_unit", "PLMF-MDA", {"scheme": "paper", "config": {"dim": 8}}, {"auc", "aupr", "on_dp_auc", "on_dp_aupr"}),
+    ("model_unit", "w/o-GCN", {"scheme": "dp", "config": {"dim": 8}}, {"auc", "aupr"}),
+    ("model_unit", "GraphDTA-style", {"scheme": "dp", "config": {}}, {"auc", "aupr"}),
+    ("baseline_unit", "baselines", {"scheme": "paper", "gbm_iter": 5},
+     {f"{m}_{k}" for m in ("degree", "gbm") for k in ("auc", "aupr", "on_dp_auc", "on_dp_aupr")}),
+])
+def test_unit_fn_runs_at_toy_size(toy_units, fn, variant, extra, keys):
+    s = {"protocol": "cv", "k": 4, "epochs": 1, "batch_size": 8, "lr": 5e-4, "weight_decay": 5e-4, **extra}
+    u = make_unit("plmf_mda", "cv", f"rna_papers.plmf_mda.units:{fn}", s, dataset="toy20", variant=variant, seed=0, fold=1)
+    out = execute_unit(u, "cpu")
+    assert out["record"]["status"] == "ok", out["record"].get("traceback")
+    assert set(out["record"]["metrics"]) == keys
+    n = len(P.fold_split(toy_units, extra["scheme"], 4, 0, 1)["test_pairs"])
+    arr = out["arrays"]; a = arr["scores"] if "scores" in arr else arr["degree"]
+    assert len(a) == n and a.dtype.kind == "f" and len(arr["labels"]) == n
+    assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]     # seeded: the same record twice
+
+
+def test_case_unit_at_toy_size(toy_units):
+    s = {"protocol": "case", "scheme": "dp", "drug": "d0", "epochs": 1, "batch_size": 8, "lr": 5e-4, "weight_decay": 5e-4, "gbm_iter": 5}
+    u = make_unit("plmf_mda", "case", "rna_papers.plmf_mda.units:case_unit", s, dataset="toy20", variant="toy")
+    rec = execute_unit(u, "cpu")
+    assert rec["record"]["status"] == "ok", rec["record"].get("traceback")
+    m = rec["record"]["metrics"]
+    assert m["masked_known"] == 10 and {"plmf_top10_confirmed", "degree_top10_confirmed", "gbm_top10_confirmed"} <= set(m)
+    assert len(rec["arrays"]["plmf"]) == 20

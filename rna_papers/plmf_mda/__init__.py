@@ -9,5 +9,5 @@ __all__ = []
 from ..core.lazy import lazy_surface
 from .cli import cli   # the `rna-papers plmf-mda` entry point (stdlib only); this name is the function
 
-_SUBMODULES = ("data", "features", "model", "protocol", "baselines", "shipped")   # cheapest first: `data` needs no torch
+_SUBMODULES = ("data", "features", "batching", "model", "protocol", "baselines", "shipped")   # cheapest first: `data` needs no torch
 __getattr__, __dir__ = lazy_surface(__name__, _SUBMODULES)

@@ -16,7 +16,8 @@ from torch_geometric.nn import GCNConv, global_max_pool
 from ..core.train import fit, predict
 from .data import MDADataset
 from .features import NUCLEOTIDES, NUM_ATOM_FEATURES, check_mirna
-from .model import PairBatches, pair_forward
+from .batching import pair_batches, pair_forward
+from .model import gcn_normed
 
 # %% auto #0
 __all__ = ['GraphDTANet', 'run_graphdta', 'kmer_frequencies', 'morgan_fingerprints', 'run_gbm', 'run_degree']
@@ -25,7 +26,7 @@ __all__ = ['GraphDTANet', 'run_graphdta', 'kmer_frequencies', 'morgan_fingerprin
 class GraphDTANet(nn.Module):
     r"""GraphDTA-style GCN + CNN pair classifier (baseline).
 
-    Shapes: a `PairBatches` batch with B pairs -> logits (B,)
+    Shapes: a batch of `pair_batches` with B pairs -> logits (B,)
     """
     def __init__(self, dim=128, dropout=0.2):
         super().__init__()
@@ -38,21 +39,23 @@ class GraphDTANet(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * dim, 1024), nn.ReLU(), nn.Dropout(dropout), nn.Linear(1024, 512),
                                   nn.ReLU(), nn.Dropout(dropout), nn.Linear(512, 1))
     def forward(self, batch):
-        g = batch["d_graph"]; x = g.x
-        for conv in self.convs: x = F.relu(conv(x, g.edge_index))                 # (N, 276)
-        zr = self.fc_g(global_max_pool(x, g.batch))                               # (U_r, d)
+        g = batch["d_graph"]   # a PyG Batch (per-pair path) or a dict with the normalised edge weights (per-entity)
+        g = g if isinstance(g, dict) else {"x": g.x, "edge_index": g.edge_index, "batch": g.batch}
+        x, ei, w = g["x"], g["edge_index"], g.get("edge_weight")
+        for conv in self.convs: x = F.relu(conv(x, ei) if w is None else gcn_normed(conv, x, ei, w))   # (N, 276)
+        zr = self.fc_g(global_max_pool(x, g["batch"]))                            # (U_r, d)
         zm = self.fc_m(self.cnn(self.embedding(batch["m_tokens"]).transpose(1, 2)).max(-1).values)  # (U_m, d)
         return self.head(torch.cat([zm[batch["m_inv"]], zr[batch["d_inv"]]], 1)).squeeze(-1)
 
 def run_graphdta(feats, train_pairs, train_labels, test_pairs, device="cpu", seed=0, num_epochs=80,
-                 batch_size=32, lr=5e-4, weight_decay=0.0, verbose=False) -> np.ndarray:
-    "Train the GraphDTA-style baseline and return test probabilities."
+                 batch_size=32, lr=5e-4, weight_decay=5e-4, verbose=False, path="per_entity") -> np.ndarray:
+    "Train the GraphDTA-style baseline (weight decay as PLMF-MDA) and return test probabilities."
     torch.manual_seed(seed); net = GraphDTANet()
-    fit(net, PairBatches(feats, train_pairs, train_labels, batch_size, shuffle=True, seed=seed), None,
-        loss_fn=nn.BCEWithLogitsLoss(), num_epochs=num_epochs, lr=lr, weight_decay=weight_decay, device=device,
+    train = pair_batches(path, feats, train_pairs, train_labels, batch_size, shuffle=True, seed=seed)
+    fit(net, train, None, loss_fn=nn.BCEWithLogitsLoss(), num_epochs=num_epochs, lr=lr, weight_decay=weight_decay, device=device,
         forward=pair_forward, desc="graphdta", verbose=verbose)
-    return torch.sigmoid(predict(net, PairBatches(feats, test_pairs, batch_size=1024), device=device,
-                                 forward=pair_forward)).numpy()
+    test = pair_batches(path, feats, test_pairs, batch_size=1024, graphs=getattr(train, "graphs", None))
+    return torch.sigmoid(predict(net, test, device=device, forward=pair_forward)).numpy()
 
 # %% ../../nbs/20_plmf_mda.ipynb #8785fbb9
 def kmer_frequencies(seqs: list[str], # RNA sequences

@@ -17,7 +17,7 @@ from .data import MDADataset, load_author_cold
 from .model import ABLATIONS, ModelConfig, PairFeatures, PLMFMDA, feats_dim
 
 # %% auto #0
-__all__ = ['PROFILES', 'THRESHOLDS', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_study', 'cv_table', 'summarise', 'paper_table', 'cold_table']
+__all__ = ['PROFILES', 'THRESHOLDS', 'SCHEMES', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'rewire_negatives', 'dp_negatives', 'labelled_split', 'fold_split', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_split', 'top_table', 'case_study', 'cv_table', 'summarise']
 
 # %% ../../nbs/20_plmf_mda.ipynb #51690db1
 @dataclass(frozen=True)
@@ -29,22 +29,35 @@ class PLMFProfile:
     num_epochs: int = 80        # main model
     batch_size: int = 32
     lr: float = 5e-4
-    weight_decay: float = 5e-4
-    side_epochs: int = 80       # token-level variant, ablations, cold start, case studies
-    side_folds: int = 5         # folds for the token-level variant and the ablations
-    side_datasets: tuple = ("MDR", "MDS") # datasets for the ablations
+    weight_decay: float = 5e-4  # PLMF-MDA and the GraphDTA-style baseline
+    side_epochs: int = 80       # token-level variant, ablations, cold start, case studies, parameter study
+    side_folds: int = 5         # folds for the token-level variant, the ablations and the parameter study
+    side_datasets: tuple = ("MDR", "MDS") # datasets for the ablations, the token-level variant and the parameter study
     baseline_epochs: int = 80   # GraphDTA-style baseline
     gbm_iter: int = 300         # boosting rounds of the GBM baseline
-    param_study: bool = True    # kernel sets and dims (fig. 6)
+    schemes: tuple = ("paper", "dp")          # negative schemes of the main CV and cold start
+    side_schemes: tuple = ("paper", "dp")     # ... of the ablations, case studies and the GraphDTA-style baseline
+    cold_seeds: tuple = (0, 1, 2)             # cold-start splits (negatives) and initialisations
+    case_drugs: tuple = ("DB01248", "DB00317")   # case studies: docetaxel, gefitinib
+    param_kernels: tuple = ((1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 6))   # parameter study (fig. 6)
+    param_dims: tuple = (32, 64, 128, 256, 512, 1024)
     num_threads: int = 1        # torch CPU threads (1 is far faster than 2 on a shared 2-core box)
 
 PROFILES = {
-    "smoke": PLMFProfile(run_folds=2, seeds=(0,), num_epochs=2, batch_size=128, side_epochs=1, side_folds=1,
-                         side_datasets=("MDR",), baseline_epochs=1, gbm_iter=40, param_study=False),
+    "smoke": PLMFProfile(run_folds=1, seeds=(0,), num_epochs=2, batch_size=128, side_epochs=1, side_folds=1,
+                         side_datasets=("MDR",), baseline_epochs=1, gbm_iter=20, side_schemes=("paper",), cold_seeds=(0,),
+                         case_drugs=("DB01248",), param_kernels=((2, 3, 4), (3, 4, 5)), param_dims=(128, 64)),
     "full": PLMFProfile(),
 }
-THRESHOLDS = {"smoke": {"mdr_auc": (">=", 0.85), "mds_auc": (">=", 0.85)},
-              "full": {"mdr_auc": (">=", 0.85), "mds_auc": (">=", 0.85), "mdr_aupr": (">=", 0.80), "mds_aupr": (">=", 0.80)}}
+
+# %% ../../nbs/20_plmf_mda.ipynb #99b8c636
+# Declared before the full profile's run is recorded; never raised to fit it. `*_dp_degree_auc_dev` = |AUC - 0.5| of the
+# degree score under degree-preserving negatives (sanity: it must be near chance); the AUC floors check that PLMF-MDA
+# trains (0.85: below what the paper protocol reached before, well above chance).
+_SANITY = {"mdr_dp_degree_auc_dev": ("<=", 0.05), "mds_dp_degree_auc_dev": ("<=", 0.05),
+           "mdr_auc": (">=", 0.85), "mds_auc": (">=", 0.85)}
+THRESHOLDS = {"smoke": dict(_SANITY),
+              "full": {**_SANITY, "mdr_aupr": (">=", 0.80), "mds_aupr": (">=", 0.80)}}
 
 # %% ../../nbs/20_plmf_mda.ipynb #d6ace6a2
 def sample_negatives(known: np.ndarray, # (M, R) bool, True = observed association
@@ -73,14 +86,107 @@ def cv_protocol(ds: MDADataset, # benchmark
     fp, fn = kfold(P, k, seed), kfold(P, k, seed + 1000)
     return pairs, labels, [Split(np.r_[a.train, P + b.train], np.r_[a.test, P + b.test], a.fold) for a, b in zip(fp, fn)]
 
+# %% ../../nbs/20_plmf_mda.ipynb #775891f9
+def _swap_place(e: np.ndarray, # (P, 2) candidate pairs, changed in place
+                forbidden: np.ndarray, # (M, R) bool pairs that may not be drawn
+                rng, tries: int = 100,
+               ) -> tuple[np.ndarray, set]:
+    "Repair forbidden or repeated pairs by drug swaps with random other pairs; (placed mask, set of used pair codes)."
+    P, R = len(e), forbidden.shape[1]
+    used, placed = set(), np.ones(P, bool)
+    for i, (a, b) in enumerate(e.tolist()):
+        if forbidden[a, b] or a * R + b in used: placed[i] = False
+        else: used.add(a * R + b)
+    free = lambda a, b: not forbidden[a, b] and a * R + b not in used
+    for i in np.flatnonzero(~placed):
+        for _ in range(tries):
+            j = int(rng.integers(P))
+            if j == i: continue
+            (a, d), (c, b) = e[i].tolist(), e[j].tolist()
+            if placed[j]: used.discard(c * R + b)                      # j's pair is given up if the swap succeeds
+            if a * R + b != c * R + d and free(a, b) and free(c, d):   # both new pairs allowed and new: j is placed too
+                e[i, 1], e[j, 1] = b, d; used |= {a * R + b, c * R + d}; placed[i] = placed[j] = True; break
+            if placed[j]: used.add(c * R + b)
+    return placed, used
+
+# %% ../../nbs/20_plmf_mda.ipynb #ae0f7f0a
+def rewire_negatives(pos: np.ndarray, # (P, 2) positive (miRNA, drug) pairs of one split
+                     forbidden: np.ndarray, # (M, R) bool: pairs never drawn (every known positive, ...)
+                     seed: int = 0,
+                     substitute: str = "mirna", # side replaced for a pair no swap can place: "mirna" or "drug"
+                     tries: int = 100, # swap attempts per pair before that fallback
+                    ) -> tuple[np.ndarray, dict]:
+    "Distinct allowed pairs with the degree sequences of `pos` (random rewiring; pairs with no allowed partner left are dropped), and the match."
+    pos = np.asarray(pos, np.int64).reshape(-1, 2); P, R = len(pos), forbidden.shape[1]
+    if substitute not in ("mirna", "drug"): raise ValueError(f"substitute must be 'mirna' or 'drug', got {substitute!r}")
+    rng = np.random.default_rng(seed)
+    e = np.stack([pos[:, 0], rng.permutation(pos[:, 1])], 1)          # random pairing: both degree sequences kept
+    placed, used = _swap_place(e, forbidden, rng, tries)
+    col, keep = 0 if substitute == "mirna" else 1, placed.copy()
+    deg = np.bincount(pos[:, col], minlength=forbidden.shape[col])
+    for i in np.flatnonzero(~placed):            # keep the other side; the allowed, unused partner of nearest degree
+        o = int(e[i, 1 - col]); ok = ~(forbidden[:, o] if col == 0 else forbidden[o])
+        cand = np.array([x for x in np.flatnonzero(ok) if (x * R + o if col == 0 else o * R + x) not in used], np.int64)
+        if not len(cand): continue                                         # nothing left: the pair is dropped
+        dist = np.abs(deg[cand] - deg[e[i, col]]); keep[i] = True
+        e[i, col] = rng.choice(cand[dist == dist.min()]); used.add(int(e[i, 0]) * R + int(e[i, 1]))
+    e, n = e[keep], lambda k, x: np.bincount(x[:, k], minlength=forbidden.shape[k])
+    match = {f"{s}_degree_match": float(1 - np.abs(n(k, pos) - n(k, e)).sum() / (2 * max(P, 1)))
+             for k, s in enumerate(("mirna", "drug"))}
+    return e, {"substituted": int((~placed).sum()), "dropped": int((~keep).sum()), **match}
+
+# %% ../../nbs/20_plmf_mda.ipynb #6e6af119
+SCHEMES = ("paper", "dp")   # negatives: uniform over unobserved pairs (the paper's) / degree-preserving rewiring
+
+def dp_negatives(known: np.ndarray, # (M, R) bool, every known positive
+                 train_pos, test_pos, # (n, 2) positives of the split's two sides
+                 seed: int = 0,
+                 avoid: np.ndarray|None = None, # (n, 2) pairs no test negative may be (e.g. the paper protocol's negatives)
+                 substitute: str = "mirna", # see `rewire_negatives`
+                 with_train: bool = True, # False: only the test negatives (train -> None)
+                ) -> tuple[np.ndarray|None, np.ndarray, dict]:
+    "Degree-preserving negatives of one split: the test side first, then the training side (never a test negative)."
+    forb = known.copy()
+    if avoid is not None and len(avoid): forb[avoid[:, 0], avoid[:, 1]] = True
+    te, info = rewire_negatives(test_pos, forb, seed, substitute)
+    info = {f"test_{k}": v for k, v in info.items()}
+    if not with_train: return None, te, info
+    forb = known.copy(); forb[te[:, 0], te[:, 1]] = True
+    tr, ti = rewire_negatives(train_pos, forb, seed + 1, substitute)
+    return tr, te, {**info, **{f"train_{k}": v for k, v in ti.items()}}
+
+def labelled_split(tr_pos, tr_neg, te_pos, te_neg, **extra) -> dict:
+    "Train/test pairs (positives first) and 0/1 labels, plus any `extra` entries."
+    lab = lambda p, n: np.r_[np.ones(len(p)), np.zeros(len(n))].astype(np.float32)
+    return dict(train_pairs=np.vstack([tr_pos, tr_neg]), train_labels=lab(tr_pos, tr_neg),
+                test_pairs=np.vstack([te_pos, te_neg]), test_labels=lab(te_pos, te_neg), **extra)
+
+# %% ../../nbs/20_plmf_mda.ipynb #e11ca16b
+def fold_split(ds: MDADataset, # benchmark
+               scheme: str = "paper", # "paper" or "dp" (see `SCHEMES`)
+               k: int = 5, seed: int = 0, fold: int = 0,
+              ) -> dict:
+    "Fold `fold` of the seed's k-fold CV: train/test pairs and labels, and `dp_test_neg` (the dp test negatives)."
+    if scheme not in SCHEMES: raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    pairs, labels, splits = cv_protocol(ds, k, seed)
+    s, P = splits[fold], len(ds.pos)
+    tr_pos, te_pos = ds.pos[s.train[s.train < P]], ds.pos[s.test[s.test < P]]    # the same positives in both schemes
+    tr_neg, te_neg, info = dp_negatives(ds.matrix(), tr_pos, te_pos, seed * 1000 + fold, avoid=pairs[labels == 0],
+                                        with_train=scheme == "dp")
+    if scheme == "dp": return labelled_split(tr_pos, tr_neg, te_pos, te_neg, dp_test_neg=te_neg, dp_info=info)
+    return dict(train_pairs=pairs[s.train], train_labels=labels[s.train], test_pairs=pairs[s.test],
+                test_labels=labels[s.test], dp_test_neg=te_neg, dp_info=info)
+
 # %% ../../nbs/20_plmf_mda.ipynb #0f265ba4
 def cold_split(ds: MDADataset, # benchmark
                kind: str = "drug", # "drug" or "mirna": which entity is unseen at test time
                lo: int|None = None, hi: int|None = None, # degree range of test entities (paper: drug 11–20, miRNA 5–6)
                seed: int = 0,
+               scheme: str = "paper", # negatives: "paper" (uniform) or "dp" (degree-preserving)
               ) -> dict:
-    "Cold-start split: train/test pairs and labels, and the held-out entities."
+    "Cold-start split: train/test pairs and labels, the held-out entities and `dp_test_neg`."
     if kind not in ("drug", "mirna"): raise ValueError(f"kind must be 'drug' or 'mirna', got {kind!r}")
+    if scheme not in SCHEMES: raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     lo, hi = (lo or (11 if kind == "drug" else 5)), (hi or (20 if kind == "drug" else 6))
     A, col = ds.matrix(), 1 if kind == "drug" else 0
     deg = A.sum(0) if kind == "drug" else A.sum(1)
@@ -90,18 +196,16 @@ def cold_split(ds: MDADataset, # benchmark
     keep = np.setdiff1d(np.arange(A.shape[col]), test_ent)
     tr_neg = sample_negatives(A, len(tr_pos), seed, **({"drugs": keep} if kind == "drug" else {"mirnas": keep}))
     te_neg = sample_negatives(A, len(te_pos), seed + 1, **({"drugs": test_ent} if kind == "drug" else {"mirnas": test_ent}))
-    lab = lambda p, n: np.r_[np.ones(len(p)), np.zeros(len(n))].astype(np.float32)
-    return dict(train_pairs=np.vstack([tr_pos, tr_neg]), train_labels=lab(tr_pos, tr_neg),
-                test_pairs=np.vstack([te_pos, te_neg]), test_labels=lab(te_pos, te_neg), test_entities=test_ent)
+    dtr, dte, info = dp_negatives(A, tr_pos, te_pos, seed * 1000 + 7, avoid=np.vstack([tr_neg, te_neg]),
+                                  substitute="mirna" if kind == "drug" else "drug", with_train=scheme == "dp")
+    if scheme == "dp": tr_neg, te_neg = dtr, dte
+    return labelled_split(tr_pos, tr_neg, te_pos, te_neg, test_entities=test_ent, dp_test_neg=dte, dp_info=info)
 
 def author_cold_split(kind: str = "drug") -> dict:
     "The authors' MDS cold-start files in the same form as `cold_split`."
     c = load_author_cold(kind)
-    lab = lambda p, n: np.r_[np.ones(len(p)), np.zeros(len(n))].astype(np.float32)
-    col = 1 if kind == "drug" else 0
-    return dict(train_pairs=np.vstack([c["train_pos"], c["train_neg"]]), train_labels=lab(c["train_pos"], c["train_neg"]),
-                test_pairs=np.vstack([c["test_pos"], c["test_neg"]]), test_labels=lab(c["test_pos"], c["test_neg"]),
-                test_entities=np.unique(c["test_pos"][:, col]))
+    return labelled_split(c["train_pos"], c["train_neg"], c["test_pos"], c["test_neg"],
+                          test_entities=np.unique(c["test_pos"][:, 1 if kind == "drug" else 0]))
 
 # %% ../../nbs/20_plmf_mda.ipynb #d4619e91
 def run_pairs(config: ModelConfig, feats: PairFeatures, train_pairs, train_labels, test_pairs,
@@ -124,22 +228,34 @@ def cv_scores(score_fn, # (train_idx, test_idx, fold) -> test scores
 # %% ../../nbs/20_plmf_mda.ipynb #c039fc1a
 CASE_DRUGS = {"DB01248": "docetaxel", "DB00317": "gefitinib"}
 
-def case_study(ds: MDADataset, feats: PairFeatures, drugbank_id: str, config: ModelConfig,
-               device="cpu", seed: int = 0, top: int = 10, **fit_kw) -> pd.DataFrame:
-    "Top-`top` miRNAs for a drug whose known associations were masked during training."
-    j = int(np.flatnonzero(ds.drugs.drugbank_id.to_numpy() == drugbank_id)[0])
-    A = ds.matrix(); masked = A[:, j].copy()
-    tr_pos = ds.pos[ds.pos[:, 1] != j]
-    others = np.setdiff1d(np.arange(ds.n_drug), [j])
-    neg = sample_negatives(A, len(tr_pos), seed, drugs=others)
-    pairs = np.vstack([tr_pos, neg]); labels = np.r_[np.ones(len(tr_pos)), np.zeros(len(neg))].astype(np.float32)
-    m = PLMFMDA(config, device); m.fit(feats, pairs, labels, seed=seed, **fit_kw)
-    cand = np.stack([np.arange(ds.n_mirna), np.full(ds.n_mirna, j)], 1)
-    score = m.predict(feats, cand)
-    order = np.argsort(-score)[:top]
+def case_split(ds: MDADataset, drugbank_id: str, # benchmark and the drug of the case study
+               scheme: str = "paper", # training negatives: "paper" (uniform among the other drugs) or "dp" (rewired)
+               seed: int = 0) -> dict:
+    "Training pairs with every known association of the drug masked, the candidates (every miRNA with it), the mask."
+    hit = np.flatnonzero(ds.drugs.drugbank_id.to_numpy() == drugbank_id)
+    if not len(hit): raise ValueError(f"{ds.name}: no drug {drugbank_id!r}")
+    if scheme not in SCHEMES: raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    j, A = int(hit[0]), ds.matrix()
+    tr_pos = ds.pos[ds.pos[:, 1] != j]                      # the masked pairs are never drawn as negatives either
+    neg = (rewire_negatives(tr_pos, A, seed)[0] if scheme == "dp"
+           else sample_negatives(A, len(tr_pos), seed, drugs=np.setdiff1d(np.arange(ds.n_drug), [j])))
+    lab = np.r_[np.ones(len(tr_pos)), np.zeros(len(neg))].astype(np.float32)
+    return dict(train_pairs=np.vstack([tr_pos, neg]), train_labels=lab, drug=j, masked=A[:, j].copy(),
+                candidates=np.stack([np.arange(ds.n_mirna), np.full(ds.n_mirna, j)], 1))
+
+def top_table(ds: MDADataset, score: np.ndarray, masked: np.ndarray, top: int = 10) -> pd.DataFrame:
+    "The `top` miRNAs by `score` (ties in miRNA order); 'masked known' marks an association that was masked in training."
+    order = np.argsort(-np.asarray(score), kind="stable")[:top]
     return pd.DataFrame({"rank": np.arange(1, len(order) + 1), "miRNA": ds.mirnas.name.to_numpy()[order],
-                         "score": score[order].round(4),
+                         "score": np.round(np.asarray(score)[order], 4),
                          "evidence": np.where(masked[order], "masked known (ncRNADrug)", "unconfirmed")})
+
+def case_study(ds: MDADataset, feats: PairFeatures, drugbank_id: str, config: ModelConfig,
+               device="cpu", seed: int = 0, top: int = 10, scheme: str = "paper", **fit_kw) -> pd.DataFrame:
+    "Top-`top` miRNAs for a drug whose known associations were masked during training."
+    sp = case_split(ds, drugbank_id, scheme, seed)
+    score = run_pairs(config, feats, sp["train_pairs"], sp["train_labels"], sp["candidates"], device, seed, **fit_kw)
+    return top_table(ds, score, sp["masked"], top)
 
 # %% ../../nbs/20_plmf_mda.ipynb #2e89ad53
 def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphDTA-style", "GBM" or "Degree"
@@ -161,7 +277,7 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
         if method == "Degree": return run_degree(ds, P, y, T)
         if method == "GBM": return run_gbm(ds, P, y, T, seed=seed, max_iter=prof.gbm_iter)
         if method == "GraphDTA-style":
-            return run_graphdta(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr)
+            return run_graphdta(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr, prof.weight_decay)
         return run_pairs(config, feats, P, y, T, device, seed + fold, num_epochs=E, batch_size=prof.batch_size,
                          lr=prof.lr, weight_decay=prof.weight_decay)
     rows = []
@@ -187,28 +303,3 @@ PAPER = {"MDR": {"auc": 0.9222, "aupr": 0.9062}, "MDS": {"auc": 0.9301, "aupr": 
 PAPER_COLD = { # Table 2, PLMF-MDA row
     ("drug", "MDR"): (0.6642, 0.6534), ("drug", "MDS"): (0.6579, 0.6352),
     ("mirna", "MDR"): (0.9115, 0.8977), ("mirna", "MDS"): (0.9190, 0.9037)}
-
-def paper_table(summary: pd.DataFrame) -> pd.DataFrame:
-    "Our summary (dataset, method) with the paper's PLMF-MDA numbers beside it."
-    out = summary.reset_index()
-    out["paper_auc"] = [PAPER[d]["auc"] if m == "PLMF-MDA" else np.nan for d, m in zip(out.dataset, out.method)]
-    out["paper_aupr"] = [PAPER[d]["aupr"] if m == "PLMF-MDA" else np.nan for d, m in zip(out.dataset, out.method)]
-    return out.set_index(["dataset", "method"])
-
-# %% ../../nbs/20_plmf_mda.ipynb #f6d7a7f3
-def cold_table(ds: MDADataset, feats: PairFeatures, prof: PLMFProfile, methods=("PLMF-MDA",), seed: int = 0,
-               device="cpu", author_files: bool = False) -> pd.DataFrame:
-    "AUC / AUPR of `methods` on the drug-cold and miRNA-cold splits of `ds` (code-built, or the authors' MDS files)."
-    rows = []
-    for kind in ("drug", "mirna"):
-        sp = author_cold_split(kind) if author_files else cold_split(ds, kind, seed=seed)
-        for meth in methods:
-            c = replace(ModelConfig(**ABLATIONS[meth]), rna_dim=feats_dim(feats.rna_plm), smiles_dim=feats_dim(feats.smiles_plm))
-            y = run_pairs(c, feats, sp["train_pairs"], sp["train_labels"], sp["test_pairs"], device, seed,
-                          num_epochs=prof.side_epochs, batch_size=prof.batch_size, lr=prof.lr, weight_decay=prof.weight_decay)
-            pa = PAPER_COLD.get((kind, ds.name), (np.nan, np.nan)) if meth == "PLMF-MDA" else (np.nan, np.nan)
-            rows.append(dict(setting=f"{kind}-cold", split="authors' files" if author_files else "code",
-                             dataset=ds.name, method=meth, test_entities=len(sp["test_entities"]),
-                             test_pairs=len(sp["test_pairs"]), **binary_scores(sp["test_labels"], y),
-                             paper_auc=pa[0], paper_aupr=pa[1]))
-    return pd.DataFrame(rows)
