@@ -3,9 +3,11 @@
 
 Checked on every page: each image decodes (natural width > 0); MathJax (served from the book's own `_static/`)
 typesets every equation without an error; nothing is loaded from another host; the browser console logs no error;
-no `Traceback` or `NaN` in what the code showed (cell outputs and tables; prose and code may name them), no stderr
+no `Traceback` or `NaN` in what the code showed, no numpy repr such as `np.float64(0.87)` outside code (cell outputs and tables; prose and code may name them), no stderr
 block, and no absolute machine path anywhere in the page text (nor in the HTML files and the downloadable notebooks);
-every internal link (and its `#anchor`) resolves. The search page finds
+every internal link (and its `#anchor`) resolves. On the four paper chapters (the `Papers` part of `_toc.yml`): every
+image sits in a figure with a caption and a name that the text references (`{numref}`), and the first screen shows
+the results-at-a-glance figure with no code above it. The search page finds
 "saliency". A screenshot of the top of each page goes to `_build/screenshots/`, with `browser_report.json` (what
 was found on each page).
 
@@ -107,6 +109,15 @@ return {
   text: document.body.innerText,
   output_text: Array.from(document.querySelectorAll('.cell_output, div.output, table td')).map(e => e.innerText).join(' ; '),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+  figures: Array.from((document.querySelector('article') || document.body).querySelectorAll('img')).map(i => {
+      const f = i.closest('figure');
+      return {src: (i.getAttribute('src') || '').slice(0, 60), id: f ? f.id : null, caption: !!(f && f.querySelector('figcaption'))}; }),
+  refs: Array.from(document.querySelectorAll('a[href*="#"]')).map(a => a.getAttribute('href').split('#').pop()),
+  first_figure_top: (() => { const f = document.querySelector('article figure'); return f ? f.getBoundingClientRect().top + window.scrollY : null; })(),
+  first_code_top: (() => { const c = document.querySelector('article .cell_input, article div.highlight'); return c ? c.getBoundingClientRect().top + window.scrollY : null; })(),
+  viewport_height: window.innerHeight,
+  prose: (() => { const a = (document.querySelector('article') || document.body).cloneNode(true);
+                  a.querySelectorAll('pre, .highlight, .cell_input').forEach(e => e.remove()); return a.textContent; })(),
   external_loads: performance.getEntriesByType('resource').map(e => e.name)
       .concat(Array.from(document.querySelectorAll('script[src], img[src], iframe[src]')).map(e => e.src))
       .concat(Array.from(document.querySelectorAll('link[href]')).filter(l => l.rel !== 'canonical').map(l => l.href))
@@ -126,6 +137,8 @@ def _inspect(driver) -> dict:
     d["mathjax_startup"] = state
     # Traceback and NaN: in what the code showed (cell outputs, tables), not in prose or code that names them
     d["traceback"] = "Traceback" in shown
+    # a glued numpy scalar shown as its repr, in prose or outputs (code may write np.float32(...) on purpose)
+    d["numpy_repr"] = re.findall(r"np\.(?:float|int)\d+\([^)]{0,30}\)", shown + d.pop("prose"))[:5]
     d["nan"] = [shown[max(0, m.start() - 40): m.end() + 20].replace("\n", " ") for m in NAN.finditer(shown)][:10]
     d["machine_paths"] = [text[max(0, m.start() - 20): m.end() + 40].replace("\n", " ") for m in MACHINE_PATH.finditer(text)][:10]
     d["console"] = _console(driver)
@@ -171,7 +184,7 @@ def test_no_console_errors(book):
 
 
 def test_no_traceback_nan_stderr_or_machine_path(book):
-    found = {k: _bad(book, k) for k in ("traceback", "nan", "stderr_blocks", "machine_paths")}
+    found = {k: _bad(book, k) for k in ("traceback", "nan", "stderr_blocks", "machine_paths", "numpy_repr")}
     assert not any(found.values()), f"development noise in the page text: { {k: v for k, v in found.items() if v} }"
 
 
@@ -206,6 +219,36 @@ def test_files_of_the_book_name_no_machine_path(book):
         hits = [h for h in here if len(h) > 2 and h in text]
         if hits: found[f.relative_to(html).as_posix()] = hits
     assert not found, f"machine paths in the built book's files: {found}"
+
+
+def _paper_chapters() -> list[str]:
+    "HTML pages of the 'Papers' part of `_toc.yml` (the four paper chapters)."
+    import yaml
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] + ".html" for part in toc["parts"] if part.get("caption") == "Papers" for c in part["chapters"]]
+
+
+def test_chapter_figures_captioned_named_referenced(book):
+    "Every image of a paper chapter sits in a figure with a caption and a name, and the text refers to that name."
+    bad = {}
+    for page in _paper_chapters():
+        v = book["pages"][page]
+        for f in v["figures"]:
+            why = ("not in a named figure" if not f["id"] else "no caption" if not f["caption"]
+                   else "never referenced in the text" if f["id"] not in v["refs"] else None)
+            if why: bad.setdefault(page, []).append(f"{f['id'] or f['src']}: {why}")
+    assert not bad, f"figures a reader cannot find from the text: {bad}"
+
+
+def test_chapter_first_screen_is_title_summary_and_figure(book):
+    "Each paper chapter's first screen: a results-at-a-glance figure starting within the first screen, no code above it."
+    bad = {}
+    for page in _paper_chapters():
+        v = book["pages"][page]; top, code = v["first_figure_top"], v["first_code_top"]
+        if top is None: bad[page] = "no figure"
+        elif top > v["viewport_height"]: bad[page] = f"first figure starts at {top:.0f} px, below the first screen ({v['viewport_height']} px)"
+        elif code is not None and code < top: bad[page] = f"code at {code:.0f} px above the first figure ({top:.0f} px)"
+    assert not bad, bad
 
 
 def test_search_finds_saliency(book):

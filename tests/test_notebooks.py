@@ -35,7 +35,9 @@ def test_chapter_executes_and_meets_thresholds(chapter):
     assert not check_thresholds(metrics, thresholds), f"{chapter}: {check_thresholds(metrics, thresholds)}"
     executed = json.loads((out / f"{chapter}.ipynb").read_text())
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
-    assert any("image/png" in o.get("data", {}) for o in outputs), f"{chapter}: no figure was saved as an image"
+    assert any(k.endswith("image/png") for o in outputs for k in o.get("data", {})), f"{chapter}: no figure was saved as an image"
+    bare = [c["source"][:80] for c in executed["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert not bare, f"{chapter}: figures shown bare, not glued for a captioned {{glue:figure}}: {bare[:3]}"
     stray = [o["data"]["text/plain"] for o in outputs if o.get("data", {}).keys() == {"text/plain"}
              and "<Figure size" in "".join(o["data"]["text/plain"])]
     assert not stray, f"{chapter}: figures kept as text only: {stray[:3]}"

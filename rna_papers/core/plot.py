@@ -17,7 +17,8 @@ sns.set_theme(style="whitegrid", palette="colorblind", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "figure.figsize": (6, 4), "axes.titlesize": 11})
 
 # %% auto #0
-__all__ = ['plot_history', 'plot_roc_pr', 'plot_scatter', 'plot_bars', 'fmt_value', 'fmt_seconds', 'show_table']
+__all__ = ['ROLE_COLORS', 'ROLE_NAMES', 'plot_history', 'plot_roc_pr', 'plot_scatter', 'plot_bars', 'fmt_value', 'fmt_seconds',
+           'show_table', 'plot_glance']
 
 # %% ../../nbs/05_plot.ipynb #8cbc3733
 def plot_history(history, # `core.train.History` or its DataFrame
@@ -120,3 +121,42 @@ def show_table(df: pd.DataFrame, # the table (its numbers are left as they are)
     short = [c for c in df.columns if df[c].astype(str).str.len().max() <= 24]   # numbers, "0.91 ± 0.01": one line
     st = st.set_properties(subset=short, **{"white-space": "nowrap"})
     return st.set_caption(caption) if caption else st
+
+# %% ../../nbs/05_plot.ipynb #74d72814
+ROLE_COLORS = dict(zip(["paper", "authors", "baseline", "ours"], sns.color_palette("colorblind", 4).as_hex()))
+ROLE_NAMES = {"paper": "paper (reported)", "authors": "authors' code (run by us)", "baseline": "simple baseline", "ours": "ours"}
+
+def plot_glance(rows: pd.DataFrame, # one row per bar: `group` (metric or setting), `label`, `role` (a key of `ROLE_COLORS`), `value`, optional `sd`
+                xlabel: str = "", # axis label (the metric)
+                title: str = "", # figure title
+                xlim: tuple|None = None, # x range; default: from just below the smallest value to 1 for scores in [0, 1]
+               ) -> plt.Figure:
+    "Horizontal bars grouped by `group`, coloured by role, each value written at its bar; missing values say 'not run'."
+    rows = rows.reset_index(drop=True)
+    bad = sorted(set(rows["role"]) - set(ROLE_COLORS))
+    if bad: raise ValueError(f"plot_glance: unknown role(s) {bad}; use {list(ROLE_COLORS)}")
+    groups = list(dict.fromkeys(rows["group"]))
+    fig, ax = plt.subplots(figsize=(7, 0.38 * len(rows) + 0.5 * len(groups) + 0.8))
+    vals = pd.to_numeric(rows["value"], errors="coerce")
+    lo = xlim[0] if xlim else max(0.0, float(np.floor((vals.min() if vals.notna().any() else 0) * 20) / 20 - 0.05))
+    y, ticks = 0.0, []
+    for g in groups:
+        for _, r in rows[rows["group"] == g].iterrows():
+            v, sd = pd.to_numeric(r["value"], errors="coerce"), pd.to_numeric(r.get("sd"), errors="coerce")
+            if np.isfinite(v) and v < lo:    # e.g. a negative R² on an axis from 0: written, not drawn off the axis
+                ax.text(lo + 0.003, y, f"{fmt_value(v)} (below the axis)", va="center", fontsize=8, color="grey")
+            elif np.isfinite(v):
+                ax.barh(y, v - lo, left=lo, color=ROLE_COLORS[r["role"]], xerr=sd if np.isfinite(sd) else None, height=0.8)
+                ax.text(v + (sd if np.isfinite(sd) else 0) + 0.003, y, fmt_value(v), va="center", fontsize=8)
+            else: ax.text(lo + 0.003, y, "not run", va="center", fontsize=8, color="grey", style="italic")
+            ticks.append((y, f"{r['label']}")); y += 1
+        ax.axhline(y - 0.3, color="lightgrey", lw=0.8); y += 0.6
+    ax.set_yticks([t for t, _ in ticks], [l for _, l in ticks], fontsize=8); ax.invert_yaxis()
+    hi = xlim[1] if xlim else (1.0 if vals.max() <= 1 else float(vals.max()) * 1.1)
+    ax.set(xlim=(lo, hi), xlabel=xlabel, title=title)
+    for i, g in enumerate(groups):   # group names on the right, centred on their bars
+        ys = [t for (t, _), gg in zip(ticks, rows["group"]) if gg == g]
+        ax.text(1.01, np.mean(ys), g, transform=ax.get_yaxis_transform(), va="center", fontsize=9, weight="bold")
+    handles = [matplotlib.patches.Patch(color=c, label=ROLE_NAMES[n]) for n, c in ROLE_COLORS.items() if n in set(rows["role"])]
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=len(handles), frameon=False)
+    ax.grid(axis="y", visible=False); fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1)); plt.close(fig); return fig

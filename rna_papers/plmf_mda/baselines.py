@@ -47,6 +47,7 @@ class GraphDTANet(nn.Module):
         zm = self.fc_m(self.cnn(self.embedding(batch["m_tokens"]).transpose(1, 2)).max(-1).values)  # (U_m, d)
         return self.head(torch.cat([zm[batch["m_inv"]], zr[batch["d_inv"]]], 1)).squeeze(-1)
 
+# %% ../../nbs/20_plmf_mda.ipynb #a7205b3d
 def run_graphdta(feats, train_pairs, train_labels, test_pairs, device="cpu", seed=0, num_epochs=80,
                  batch_size=32, lr=5e-4, weight_decay=5e-4, verbose=False, path="per_entity") -> np.ndarray:
     "Train the GraphDTA-style baseline (weight decay as PLMF-MDA) and return test probabilities."

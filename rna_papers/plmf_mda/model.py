@@ -328,6 +328,7 @@ def fit(self: PLMFMDA, feats: PairFeatures, # from `featurise`
                weight_decay=weight_decay, patience=patience, device=self.device, forward=pair_forward,
                optimizer=opt, desc="plmf-mda", verbose=verbose)
 
+# %% ../../nbs/20_plmf_mda.ipynb #4e6df539
 @patch
 def predict(self: PLMFMDA, feats: PairFeatures, pairs, batch_size: int = 1024, path: str = "per_entity") -> np.ndarray:
     "(N,) association probabilities of `pairs`."

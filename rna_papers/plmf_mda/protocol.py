@@ -17,7 +17,7 @@ from .data import MDADataset, load_author_cold
 from .model import ABLATIONS, ModelConfig, PairFeatures, PLMFMDA, feats_dim
 
 # %% auto #0
-__all__ = ['PROFILES', 'THRESHOLDS', 'SCHEMES', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'rewire_negatives', 'dp_negatives', 'labelled_split', 'fold_split', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_split', 'top_table', 'case_study', 'cv_table', 'summarise']
+__all__ = ['PROFILES', 'THRESHOLDS', 'SCHEMES', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PAPER_CASE', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'rewire_negatives', 'dp_negatives', 'labelled_split', 'fold_split', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_split', 'top_table', 'case_study', 'cv_table', 'summarise']
 
 # %% ../../nbs/20_plmf_mda.ipynb #51690db1
 @dataclass(frozen=True)
@@ -303,3 +303,5 @@ PAPER = {"MDR": {"auc": 0.9222, "aupr": 0.9062}, "MDS": {"auc": 0.9301, "aupr": 
 PAPER_COLD = { # Table 2, PLMF-MDA row
     ("drug", "MDR"): (0.6642, 0.6534), ("drug", "MDS"): (0.6579, 0.6352),
     ("mirna", "MDR"): (0.9115, 0.8977), ("mirna", "MDS"): (0.9190, 0.9037)}
+PAPER_CASE = {("DB01248", "MDR"): (8, 10), ("DB01248", "MDS"): (8, 10),   # Table 3 (docetaxel): database-confirmed miRNAs of the top 10
+              ("DB00317", "MDR"): (7, 10), ("DB00317", "MDS"): (7, 10)}   # Table 4 (gefitinib)
