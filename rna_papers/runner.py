@@ -238,6 +238,7 @@ def chapter_thresholds(chapter: str, # short name
 _DIRECTIVE = re.compile(r"^\s*#\s*\|.*$\n?", re.M)
 _AUTHOR_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output"}
 _PROGRESS = re.compile(r"^.*(?:\d+%\|.*\||\d+/\d+ \[\d+:\d+|[\d.]+(?:it/s|s/it)\]).*(?:\n|$)|^.*\r", re.M)
+_DEV_NOTE = re.compile(r"^cache: .*(?:\n|$)", re.M)   # `core.cache`'s where-from lines: for the developer, not the reader
 LONG_EXPORT = 30  # export cells longer than this are folded in the book
 _NAN_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|nan|&lt;NA&gt;|None)\s*(</td>)")   # a missing number in an HTML table
 _NBDEV_EXPORT = re.compile(r"\bnbdev_export\s*\(")   # the closing cell (spelt so that nbdev_test runs this one)
@@ -268,7 +269,7 @@ def _clean_outputs(c, prefixes):
     for o in c.get("outputs", []):
         if o.get("output_type") == "stream":
             if o.get("name") == "stderr": continue
-            o["text"] = _relative_paths(_PROGRESS.sub("", "".join(o["text"])), prefixes)
+            o["text"] = _relative_paths(_DEV_NOTE.sub("", _PROGRESS.sub("", "".join(o["text"]))), prefixes)
             if not o["text"].strip(): continue
         elif "application/vnd.jupyter.widget-view+json" in o.get("data", {}): continue
         for mime, v in o.get("data", {}).items():
@@ -433,9 +434,11 @@ def paper_table(metrics_dir: Path|str|None = None, # folder of full-profile metr
     rows = []
     for ch, k, p, a, _ in [r for r in PAPER_RESULTS if r[0] in chapters]:
         m = _metrics(folder, ch); ok, what = OURS.get((ch, k), (k, "")); ours = m.get(ok); b, bname = strongest_baseline(m, ch, k)
+        bkey = next((x for x in BASELINES.get((ch, k), ()) if b is not None and m.get(x) == b), None)
         rows.append({"chapter": ch, "metric": k, "paper": p, "authors' code (run by us)": a, "strongest simple baseline": b,
                      "baseline": bname, "ours": ours, "± sd": m.get(f"{ok}_sd"),
-                     "Δ to paper": None if ours is None else ours - p, "profile": m.get("profile", "not run"), "ours is": what})
+                     "Δ to paper": None if ours is None else ours - p, "profile": m.get("profile", "not run"), "ours is": what,
+                     "baseline ± sd": m.get(f"{bkey}_sd") if bkey else None})
     return pd.DataFrame(rows)
 
 def results_table(out: Path|str|None = None, # folder of metrics files; default `EXECUTED_DIR`
@@ -451,8 +454,10 @@ def results_table(out: Path|str|None = None, # folder of metrics files; default 
         keys = [k for (c, k) in paper if c == ch] or [k for k in m if k not in _SKIP and k != "missing_units"][:6]
         for k in keys:
             p, a = paper.get((ch, k), (None, None))
-            rows.append({"chapter": ch, "metric": k, "paper": p, "authors' code (run by us)": a, "ours": m.get(k),
-                         "profile": m.get("profile", "not run"), "missing units": m.get("missing_units"), "seconds": m.get("seconds")})
+            ok, what = OURS.get((ch, k), (k, ""))
+            rows.append({"chapter": ch, "metric": k + (f" ({what})" if what else ""), "paper": p, "authors' code (run by us)": a,
+                         "ours": m.get(ok), "profile": m.get("profile", "not run"), "missing units": m.get("missing_units"),
+                         "seconds": m.get("seconds") or None})   # 0 s: nothing of the protocol stored yet
     df = pd.DataFrame(rows)
     if len(df): df["missing units"] = df["missing units"].astype("Int64")   # a count: 0, not 0.0000; missing: <NA>
     return df
