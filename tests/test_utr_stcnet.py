@@ -1,5 +1,5 @@
 "UTR-STCNet package: input checks, padding invariance, save/load, predict_mrl, CLI and its bad inputs, shipped-model checks, layout, GEO loader and splits, the protocol as units, near-duplicates."
-import json, re, shutil, subprocess, sys, warnings
+import dataclasses, json, re, shutil, subprocess, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,25 +135,44 @@ def test_full_units_cover_the_protocol():
     want |= {("lm_finetune", "h", "fine-tuned LM", s) for s in seeds}
     assert have == want
     stc = [u for u in us if u.params.get("kind") == "stcnet" and u.experiment != "selection"]
-    assert {u.params["design"] for u in stc} == {UU.chosen_design("full")["name"]}      # one design everywhere
+    assert {u.params["design"] for u in stc} == {UU.CHOSEN}                  # every one reads the selection when it runs
+    sel_keys = tuple(unit_key(u) for u in us if u.experiment == "selection")
+    assert {u.needs for u in stc} == {sel_keys} and not any(u.needs for u in us if u not in stc)
 
 
 def _put(st, u, metrics):
-    st.put(u, {"status": "ok", "metrics": metrics})
+    st.put(u, {"status": "ok", "metrics": metrics, "unit": dataclasses.asdict(u)})
 
 
-def test_chosen_design_on_selection_records_only(tmp_path, monkeypatch):
+def test_chosen_design_on_selection_records_only(tmp_path):
+    from rna_papers.core.units import UnitContext
     st = UnitStore(tmp_path)
     sel = UU.selection_units(U.PROFILES["full"])
     assert UU.chosen_design("full", tmp_path) == {"name": UU.DEFAULT_DESIGN, "final": False, "table": None}
+    head = UU.units("full")[0]                                                         # Table I UTR-STCNet, seed 0
+    with pytest.raises(ValueError, match="needs its 24 selection units"): UU.resolve_design(head, UnitContext("cpu", str(tmp_path)))
     best = list(UU.DESIGNS)[5]
     for u in sel:             # synthetic records: design 5 best on held-out training rows; its test R² (if any) is never read
         _put(st, u, {"sel_h_r2": 0.7 + 0.05 * (u.variant == best) + 0.001 * u.seed, "val_h_r2": 0.5, "h_r2": -1.0 * (u.variant == best)})
     c = UU.chosen_design("full", tmp_path)
     assert c["final"] and c["name"] == best and c["table"].seeds.tolist() == [3] * len(UU.DESIGNS)
-    us = UU.units("full", tmp_path)
-    assert {u.params["design"] for u in us if u.params.get("kind") == "stcnet" and u.experiment != "selection"} == {best}
-    assert UU.units("smoke", tmp_path)[0].params["design"] == UU.DEFAULT_DESIGN       # smoke never acts on its selection
+    assert UU.resolve_design(head, UnitContext("cpu", str(tmp_path))) == best           # what the unit trains when it runs
+    assert UU.units("smoke")[0].params["design"] == UU.DEFAULT_DESIGN                  # smoke never acts on its selection
+
+
+def test_chosen_design_unit_trains_the_selected_design(tmp_path):
+    "A CHOSEN unit at toy size: runs after its (synthetic) selection records, trains and records the selected design."
+    cfg = U.PROFILES["smoke"]; st = UnitStore(tmp_path)
+    sel = [make_unit("utr_stcnet", "selection", f"{UU.FN}:train_unit", {"d": d}, dataset="h", variant=d, seed=0)
+           for d in (UU.DEFAULT_DESIGN, "1-conv stem, constant LR, patience 5")]
+    for u, r2 in zip(sel, (0.5, 0.6)): _put(st, u, {"sel_h_r2": r2, "val_h_r2": r2})
+    s = dict(UU.train_settings(cfg, ("h",), "stcnet", UU.CHOSEN, aux=False, heads=2), max_train=64)
+    s["net"]["d_model"] = 16; s["fit"]["num_epochs"] = 1
+    u = make_unit("utr_stcnet", "table1", f"{UU.FN}:train_unit", s, dataset="h", variant="stcnet", data=("mpra",),
+                  needs=tuple(map(unit_key, sel)))
+    rep = run_units([u, *sel], tmp_path, workers=0, show_progress=False)          # the stored selection: cached
+    rec = rep.records[unit_key(u)]
+    assert rec["info"]["design"] == "1-conv stem, constant LR, patience 5" and "h_r2" in rec["metrics"]
 
 
 def test_near_duplicates_toy():

@@ -18,8 +18,8 @@ from .inputs import check_device, check_nonempty, progress
 from .shipped import load_shipped
 
 # %% auto #0
-__all__ = ['RNA_VOCAB', 'check_rna', 'RNATokenizer', 'check_smiles', 'LanguageModel', 'load_rna_lm', 'load_smiles_lm', 'encode',
-           'hidden_states', 'pool', 'embed']
+__all__ = ['RNA_VOCAB', 'check_rna', 'RNATokenizer', 'kmer_frequencies', 'check_smiles', 'LanguageModel', 'load_rna_lm',
+           'load_smiles_lm', 'encode', 'hidden_states', 'pool', 'embed']
 
 # %% ../../nbs/07_embed.ipynb #d51047fb
 RNA_VOCAB = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "A", "C", "G", "U")
@@ -56,6 +56,20 @@ class RNATokenizer:
         X = torch.full((len(ids), L), self.pad_token_id, dtype=torch.long)
         for b, x in enumerate(ids): X[b, :len(x)] = torch.from_numpy(x)
         return {"input_ids": X, "attention_mask": (X != self.pad_token_id).long()}
+
+# %% ../../nbs/07_embed.ipynb #31ecedca
+def kmer_frequencies(seqs: list[str], # RNA sequences (T read as U)
+                     ks=(1, 2, 3), # k-mer sizes
+                    ) -> np.ndarray:
+    "(N, sum 4^k) k-mer frequencies per sequence; ValueError naming the first invalid item."
+    from itertools import product
+    cols = {"".join(p): i for i, p in enumerate(p for k in ks for p in product("ACGU", repeat=k))}
+    X = np.zeros((len(seqs), len(cols)), np.float32)
+    for n, s in enumerate(seqs):
+        s = check_rna(s, n)
+        for k in ks:
+            for i in range(len(s) - k + 1): X[n, cols[s[i:i + k]]] += 1.0 / max(len(s) - k + 1, 1)
+    return X
 
 # %% ../../nbs/07_embed.ipynb #e5a6d2c7
 def check_smiles(smi, # one SMILES string

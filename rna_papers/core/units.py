@@ -243,7 +243,8 @@ def _client(workers: int, scheduler: str|None):
     "A Dask client: to `scheduler` (or $RNA_PAPERS_SCHEDULER) if given, else an embedded LocalCluster of processes."
     import logging, dask
     from distributed import Client, LocalCluster
-    dask.config.set({"distributed.worker.daemon": False})   # unit functions may start their own processes
+    dask.config.set({"distributed.worker.daemon": False,              # unit functions may start their own processes
+                     "distributed.scheduler.worker-saturation": 1.0})  # one unit per worker thread: the rest wait by priority
     scheduler = scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")
     if scheduler:
         try: return Client(scheduler, timeout="20s"), None
@@ -304,15 +305,12 @@ def _compute(todo, store, rep, workers, scheduler, device, show, total):
     threads = 1 if (str(device) == "cpu" and (workers > 1 or scheduler)) else None
     bar, client, cluster = _bar(total, len(rep.cached), show), None, None
     try:
-        while todo:
-            wave = {k: u for k, u in todo.items() if _ready(u, rep)}
-            if not wave: break                                    # the rest wait on failed dependencies
-            for k in wave: del todo[k]
-            if inline:
-                for k, u in wave.items(): _store_result(store, u, k, execute_unit(u, device, root, threads), rep, bar)
-                continue
-            if client is None: client, cluster = _client(max(workers, 1), scheduler)   # one cluster for all waves
-            _dask_wave(client, wave, store, rep, device, threads, bar)
+        if inline:                                                  # the first ready unit in list order, one at a time
+            while (k := next((k for k, u in todo.items() if _ready(u, rep)), None)) is not None:
+                u = todo.pop(k); _store_result(store, u, k, execute_unit(u, device, root, threads), rep, bar)
+        elif any(_ready(u, rep) for u in todo.values()):
+            client, cluster = _client(max(workers, 1), scheduler)
+            _dask_run(client, todo, store, rep, device, threads, bar)
     finally:
         bar.close()
         if client is not None: client.close()
@@ -321,20 +319,27 @@ def _compute(todo, store, rep, workers, scheduler, device, show, total):
                    for u in todo.values()]
 
 # %% ../../nbs/09a_units.ipynb #922071cf
-def _dask_wave(client, wave, store, rep, device, threads, bar):
-    "Submit one wave of independent units; store each as it completes. Ctrl-C cancels the units in flight."
+def _dask_run(client, todo, store, rep, device, threads, bar):
+    "Submit every ready unit (earlier in the list: higher priority); store each as it completes and submit what it unblocked."
     from distributed import as_completed
+    rank, root, futs, done = {k: -i for i, k in enumerate(todo)}, str(store.root.resolve()), {}, as_completed()
+    def submit_ready():
+        for k in [k for k, u in todo.items() if _ready(u, rep)]:
+            u = todo.pop(k)
+            f = client.submit(execute_unit, u, device, root, threads, pure=False, priority=rank[k],
+                              key=f"unit-{k}-{uuid.uuid4().hex[:6]}")
+            futs[f] = (k, u); done.add(f)
     try:
-        futs = {client.submit(execute_unit, u, device, str(store.root.resolve()), threads, pure=False,
-                              key=f"unit-{k}-{uuid.uuid4().hex[:6]}"): (k, u) for k, u in wave.items()}
-        for fut in as_completed(futs):
-            k, u = futs[fut]
+        submit_ready()
+        for fut in done:                                          # `done` grows as units are unblocked
+            k, u = futs.pop(fut)
             try: res = fut.result()
             except Exception as e:                               # the worker died, or the result could not travel
                 res = {"record": {"unit": dataclasses.asdict(u), "status": "failed", "device": str(device),
                                   "traceback": f"{type(e).__name__}: {e}", "seconds": None}, "arrays": {}, "files": {}}
             _store_result(store, u, k, res, rep, bar)
-    except KeyboardInterrupt:
+            submit_ready()
+    except KeyboardInterrupt:                                    # Ctrl-C cancels the units in flight
         for f in futs: f.cancel()
         raise
 

@@ -51,7 +51,8 @@ PROFILES = {
     "smoke": GTMALocProfile(num_members=3),
     "full": GTMALocProfile(folds=(10, 5), seeds=(0, 1, 2), seq_walks=(100, 80), assoc_walks=(50, 80),
                            gt_epochs=200, ablations=True, pmislocmf=True, recompute_sw=True, retrain_shipped=True,
-                           ablation_seeds=(0, 1, 2), nested_inputs=("ours", "n2v", "gt", "no_profiles", "no_degree", "authors"),
+                           ablation_seeds=(0, 1, 2), nested_inputs=("ours", "n2v", "gt", "no_profiles", "no_degree", "authors",
+                                                                      "ours_kmer", "authors_kmer"),
                            nested_outer=0),
 }
 THRESHOLDS = {"smoke": {"macro_auc": (">=", 0.80)},

@@ -8,14 +8,16 @@ import copy
 import numpy as np, pandas as pd
 
 from ..core.cv import multilabel_stratified_kfold
+from ..core.embed import kmer_frequencies
 from ..core.metrics import multilabel_scores, mean_sd
 from ..core.units import RunReport, Unit, make_unit, unit_key
 from .data import CLASSES, GTMALocData, load_gtmaloc_data
 from .model import GTMALocClassifier
+from .network import mature_sequences
 from .protocol import PROFILES, modality_blocks, simple_features, stack_blocks
 
 # %% auto #0
-__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'candidates', 'candidate_label', 'input_blocks', 'features_unit', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
+__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'candidates', 'candidate_label', 'mature_kmers', 'input_blocks', 'features_unit', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
 
 # %% ../../nbs/10_gtmaloc.ipynb #d803eff4
 FN = "rna_papers.gtmaloc.units"
@@ -37,16 +39,20 @@ ABLATIONS = {   # fig. 4/5 variants: (input features, modalities kept (None = al
     "authors' features (+ degree, raw rows)": ("authors", None, {}),
     "authors' features only (their 448 inputs)": ("authors_only", None, {}),
     "2 heads": ("ours", None, {"heads": 2}), "8 heads": ("ours", None, {"heads": 8}),
+    "+ mature k-mers": ("ours_kmer", None, {}),                            # inputs the paper did not use
+    "authors' features + mature k-mers": ("authors_kmer", None, {}),
 }
 
 # %% ../../nbs/10_gtmaloc.ipynb #eca00a3a
 ENSEMBLE = {"ours": "full model", "n2v": "- graph transformer (node2vec only)",   # input set -> its variant with num_members nets
             "gt": "- node2vec skip (graph transformer only)", "no_profiles": "- raw association rows",
-            "no_degree": "- degree features", "authors": "authors' features (+ degree, raw rows)"}
+            "no_degree": "- degree features", "authors": "authors' features (+ degree, raw rows)",
+            "ours_kmer": "+ mature k-mers", "authors_kmer": "authors' features + mature k-mers"}
 ONE_NET = {i: "- ensemble (one network)" if i == "ours" else f"{v}, one network" for i, v in ENSEMBLE.items()}
 VARIANTS = {**ABLATIONS, **{v: (i, None, {"num_members": 1}) for i, v in ONE_NET.items() if v not in ABLATIONS}}
 INPUT_LABELS = {"ours": "ours", "n2v": "node2vec only", "gt": "graph transformer only", "no_profiles": "- raw rows",
-                "no_degree": "- degrees", "authors": "authors' features"}
+                "no_degree": "- degrees", "authors": "authors' features", "ours_kmer": "ours + k-mers",
+                "authors_kmer": "authors' features + k-mers"}
 
 def candidates(cfg) -> list:
     "The nested-CV grid: (input set, ensemble size, variant of its CV units), ensemble first, in `cfg.nested_inputs` order."
@@ -55,6 +61,17 @@ def candidates(cfg) -> list:
 def candidate_label(i: str, m: int) -> str: return f"{INPUT_LABELS[i]}, {m} net{'s' * (m > 1)}"
 
 # %% ../../nbs/10_gtmaloc.ipynb #0de1c2b0
+def mature_kmers(d: GTMALocData, # the data
+                 ks=(1, 2, 3), # k-mer sizes
+                ) -> np.ndarray:
+    "(N, 84 + 1): mean k-mer frequencies over each ID's miRBase v22 mature sequences, and a column marking IDs with none."
+    seqs = mature_sequences(d.mapping)
+    X = np.zeros((len(seqs), sum(4 ** k for k in ks) + 1), np.float32)
+    for i, ss in enumerate(seqs):
+        if ss: X[i, :-1] = kmer_frequencies(ss, ks).mean(0)
+        else: X[i, -1] = 1.0
+    return X
+
 def input_blocks(d: GTMALocData, # the data
                  f: dict, # arrays of the features unit: n2v_seq, n2v_disease, n2v_drug, gt_disease, gt_drug, gt_mrna
                  inputs: str = "ours", # which inputs (the first item of an ABLATIONS entry)
@@ -67,6 +84,8 @@ def input_blocks(d: GTMALocData, # the data
             "no_profiles": (f["n2v_seq"], both, {"profiles": False}), "no_degree": (f["n2v_seq"], both, {"degree": False}),
             "authors": (d.authors["seq64"], auth, {}),
             "authors_only": (d.authors["seq64"], auth, {"degree": False, "profiles": False})}
+    if inputs.endswith("_kmer"):                                     # the sequence token also gets the mature k-mers
+        seq, emb, kw = spec[inputs.removesuffix("_kmer")]; spec[inputs] = (np.hstack([seq, mature_kmers(d)]), emb, kw)
     if inputs not in spec: raise ValueError(f"unknown input variant {inputs!r}; choose from {list(spec)}")
     seq, emb, kw = spec[inputs]
     return modality_blocks(d, seq, emb, **kw)

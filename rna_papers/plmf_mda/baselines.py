@@ -20,7 +20,7 @@ from .batching import pair_batches, pair_forward
 from .model import gcn_normed
 
 # %% auto #0
-__all__ = ['GraphDTANet', 'run_graphdta', 'kmer_frequencies', 'morgan_fingerprints', 'run_gbm', 'run_degree']
+__all__ = ['GraphDTANet', 'run_graphdta', 'morgan_fingerprints', 'run_gbm', 'run_degree']
 
 # %% ../../nbs/20_plmf_mda.ipynb #ed5879c0
 class GraphDTANet(nn.Module):
@@ -59,17 +59,7 @@ def run_graphdta(feats, train_pairs, train_labels, test_pairs, device="cpu", see
     return torch.sigmoid(predict(net, test, device=device, forward=pair_forward)).numpy()
 
 # %% ../../nbs/20_plmf_mda.ipynb #8785fbb9
-def kmer_frequencies(seqs: list[str], # RNA sequences
-                     ks=(1, 2, 3), # k-mer sizes
-                    ) -> np.ndarray:
-    "(N, sum 4^k) k-mer frequencies per sequence."
-    cols = {"".join(p): i for i, p in enumerate(p for k in ks for p in product("ACGU", repeat=k))}
-    X = np.zeros((len(seqs), len(cols)), np.float32)
-    for n, s in enumerate(seqs):
-        s = check_mirna(s, f"miRNA #{n}")
-        for k in ks:
-            for i in range(len(s) - k + 1): X[n, cols[s[i:i + k]]] += 1.0 / max(len(s) - k + 1, 1)
-    return X
+from ..core.embed import kmer_frequencies   # k-mer frequencies live in the core (GTMALoc uses them too)
 
 def morgan_fingerprints(smiles: list[str], radius: int = 2, n_bits: int = 1024) -> np.ndarray:
     "(N, n_bits) Morgan bit vectors."

@@ -17,14 +17,15 @@ from .protocol import (ABLATIONS, PAPER_TABLE_I, PAPER_TABLE_II, PROFILES, UTRPr
                                          ridge_on_embeddings, run_experiment)
 
 # %% auto #0
-__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'SELECT_FRAC', 'ROW_NAMES', 'design_name', 'train_settings', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'chosen_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2']
+__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'CHOSEN', 'SELECT_FRAC', 'ROW_NAMES', 'design_name', 'train_settings', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'design_table', 'chosen_design', 'resolve_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #8f9c5a65
 FN = "rna_papers.utr_stcnet.units"
 DESIGNS = {f"{s}, {l} LR, patience {p}": dict(stem_layers=sl, lr_plateau=lp, patience=p)   # chosen on held-out training rows
            for s, sl in (("3-layer stem", 3), ("1-conv stem", 1)) for l, lp in (("plateau", 2), ("constant", None))
            for p in (6, 5)}
-DEFAULT_DESIGN = next(iter(DESIGNS))   # what the chapter used before selection units existed (picked by hand)
+DEFAULT_DESIGN = next(iter(DESIGNS))   # hand-picked before selection units existed; what the smoke profile uses
+CHOSEN = "chosen on held-out training rows"   # a unit's design that `resolve_design` reads from its selection units
 SELECT_FRAC = 0.1                      # share of the training rows a selection unit holds out and scores
 
 def design_name(i) -> str:
@@ -36,8 +37,9 @@ def train_settings(cfg: UTRProfile, tasks, kind: str, design: str|None = None, a
     "What a training unit depends on: tasks, network, fit settings (the design's for UTR-STCNet) and row caps."
     fit = cfg.fit_kwargs()
     if kind == "stcnet":
-        net = {"d_model": cfg.d_model, "stem_layers": DESIGNS[design]["stem_layers"], **net}
-        fit.update({k: DESIGNS[design][k] for k in ("lr_plateau", "patience")})
+        fixed = design != CHOSEN                              # CHOSEN: stem and schedule are filled in when the unit runs
+        net = {"d_model": cfg.d_model, **({"stem_layers": DESIGNS[design]["stem_layers"]} if fixed else {}), **net}
+        if fixed: fit.update({k: DESIGNS[design][k] for k in ("lr_plateau", "patience")})
     if aux and cfg.aux_epochs: fit["num_epochs"] = cfg.aux_epochs
     return {"tasks": list(tasks), "kind": kind, "net": net, "fit": fit, "select_frac": 0.0,
             "max_train": cfg.aux_rows if aux else cfg.max_train, **({"save_model": True} if save_model else {}),
@@ -46,9 +48,11 @@ def train_settings(cfg: UTRProfile, tasks, kind: str, design: str|None = None, a
 # %% ../../nbs/30_utr_stcnet.ipynb #e5a2b058
 def train_unit(u: Unit, ctx) -> dict:
     "Train one network on `u`'s tasks; metrics per task on its test rows (selection units: on held-out training rows)."
-    p = u.params
-    r = run_experiment(tuple(p["tasks"]), p["kind"], **p["fit"], seed=u.seed, device=ctx.device, max_train=p["max_train"],
-                       select_frac=p["select_frac"], verbose=False, **p["net"])
+    p = u.params; net, fit, design = dict(p["net"]), dict(p["fit"]), resolve_design(u, ctx)
+    if p.get("design") == CHOSEN:                             # the design its selection units chose
+        net["stem_layers"] = DESIGNS[design]["stem_layers"]; fit.update({k: DESIGNS[design][k] for k in ("lr_plateau", "patience")})
+    r = run_experiment(tuple(p["tasks"]), p["kind"], **fit, seed=u.seed, device=ctx.device, max_train=p["max_train"],
+                       select_frac=p["select_frac"], verbose=False, **net)
     pre = "sel_" if p["select_frac"] else ""
     m = {f"{pre}{t}_{k}": v for t, sc in r["scores"].items() for k, v in sc.items()}
     m.update({f"val_{t}_r2": sc["r2"] for t, sc in r["val_scores"].items()})
@@ -59,7 +63,8 @@ def train_unit(u: Unit, ctx) -> dict:
             r["model"].save(d); files = {f.name: f.read_bytes() for f in sorted(Path(d).iterdir())}
     h = r["history"]
     return {"metrics": m, "arrays": arrays, "files": files, "epochs": len(h.rows),
-            "info": {"best_epoch": h.best_epoch, "n_train": r["n_train"], "scored_on": r["scored_on"], "history": h.rows}}
+            "info": {"best_epoch": h.best_epoch, "n_train": r["n_train"], "scored_on": r["scored_on"], "history": h.rows,
+                     **({"design": design} if design else {})}}
 
 # %% ../../nbs/30_utr_stcnet.ipynb #51a98980
 def _lm_rows(u: Unit, n: int|None):
@@ -100,6 +105,13 @@ def selection_units(cfg: UTRProfile) -> list:
                                  data=("mpra",)))
     return out
 
+def design_table(rows) -> pd.DataFrame:
+    "From (design, seed, metrics) of selection records: mean and sd of R² on held-out training rows per design, best first."
+    df = pd.DataFrame([{"design": d, "seed": s, "sel_r2": m["sel_h_r2"], "val_r2": m["val_h_r2"]} for d, s, m in rows])
+    return (df.groupby("design").agg(sel_r2_mean=("sel_r2", "mean"), sel_r2_sd=("sel_r2", "std"),
+                                     val_r2_mean=("val_r2", "mean"), seeds=("seed", "count"))
+              .sort_values("sel_r2_mean", ascending=False, kind="stable"))
+
 def chosen_design(profile: str, # "smoke" or "full"
                   store=None, # results store; None: the profile's default store
                   report: RunReport|None = None, # or the records of a run
@@ -109,28 +121,35 @@ def chosen_design(profile: str, # "smoke" or "full"
     if report is not None: recs = [report.records.get(unit_key(u)) for u in sel]
     else: st = UnitStore(store or default_store(profile)); recs = [st.get(u) for u in sel]
     if not sel or any(r is None for r in recs): return {"name": DEFAULT_DESIGN, "final": False, "table": None}
-    df = pd.DataFrame([{"design": u.variant, "seed": u.seed, "sel_r2": r["metrics"]["sel_h_r2"], "val_r2": r["metrics"]["val_h_r2"]}
-                       for u, r in zip(sel, recs)])
-    tab = df.groupby("design").agg(sel_r2_mean=("sel_r2", "mean"), sel_r2_sd=("sel_r2", "std"), val_r2_mean=("val_r2", "mean"),
-                                   seeds=("seed", "count")).sort_values("sel_r2_mean", ascending=False)
+    tab = design_table([(u.variant, u.seed, r["metrics"]) for u, r in zip(sel, recs)])
     return {"name": tab.index[0], "final": True, "table": tab}
+
+def resolve_design(u: Unit, ctx) -> str:
+    "The design unit `u` trains: its own, or for CHOSEN the best of the selection units it needs (read from the store)."
+    d = u.params.get("design")
+    if d != CHOSEN: return d
+    st = UnitStore(ctx.store_root); recs = [st.get_key(u.chapter, k) for k in u.needs]
+    if not recs or any(r is None for r in recs):
+        raise ValueError(f"unit {u.label} needs its {len(u.needs)} selection units stored in {st.root} first")
+    return design_table([(r["unit"]["variant"], r["unit"]["seed"], r["metrics"]) for r in recs]).index[0]
 
 # %% ../../nbs/30_utr_stcnet.ipynb #1ca79c9a
 def units(profile: str, # "smoke" or "full"
-          store=None, # where stored selection units are read (full profile: the design to use); None: the default store
          ) -> list:
     "Every unit of the chapter, most important first: MPRA-H Table I, selection, ablations, MPRA-U/V, multi-task, LM rows."
     cfg = PROFILES[profile]
-    design = chosen_design(profile, store)["name"] if cfg.select else DEFAULT_DESIGN
+    design, sel = (CHOSEN if cfg.select else DEFAULT_DESIGN), selection_units(cfg)
+    needs = tuple(map(unit_key, sel)) if cfg.select else ()   # full: UTR-STCNet units wait for the selection units
     mk = lambda exp, fn, st, ds, var, s: make_unit("utr_stcnet", exp, f"{FN}:{fn}", st, dataset=ds, variant=var, seed=s,
-                                                    data=("mpra", "models/rna_lm") if exp.startswith("lm_") else ("mpra",))
+                                                    data=("mpra", "models/rna_lm") if exp.startswith("lm_") else ("mpra",),
+                                                    needs=needs if st.get("kind") == "stcnet" else ())
     net = lambda tasks, kind, s, aux=True, **kw: mk("table1" if len(tasks) == 1 else "multitask", "train_unit",
                                                     train_settings(cfg, tasks, kind, design, aux, **kw), "+".join(tasks),
                                                     kind, s)
     out = []
     for s in cfg.seeds:                                               # Table I on MPRA-H: the headline
         out += [net(("h",), "stcnet", s, aux=False, save_model=True)] + [net(("h",), k, s, aux=False) for k in cfg.baselines]
-    out += selection_units(cfg)
+    out += sel
     out += [mk("ablation", "train_unit", train_settings(cfg, ("h",), "stcnet", design, True, **ABLATIONS[a]), "h", a, s)
             for s in cfg.seeds for a in cfg.ablation]
     out += [net((t,), k, s) for t in cfg.tasks if t != "h" for s in cfg.seeds for k in ("stcnet",) + cfg.baselines]
