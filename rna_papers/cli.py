@@ -10,7 +10,8 @@ from pathlib import Path
 from .core.data import DataIntegrityError
 from .core.inputs import InputWarning
 from .core.profiles import PROFILE_NAMES
-from .runner import ChapterFailed, build_book, find_chapters, run_chapter
+from .book import build_book
+from .runner import ChapterFailed, find_chapters, run_chapter
 
 # %% auto #0
 __all__ = ['PAPER_COMMANDS', 'BROKEN_PIPE', 'UsageError', 'one_line_usage_errors', 'run', 'book', 'error_line',

@@ -115,7 +115,7 @@ def _executed_chapter():
 
 
 def test_staged_page_has_no_stderr_progress_injected_cell_or_machine_path():
-    from rna_papers.runner import stage_notebook
+    from rna_papers.book import stage_notebook
     staged = stage_notebook(_executed_chapter())
     text = json.dumps(staged.cells)
     assert "injected-parameters" not in text and "stderr" not in text and "widget-view" not in text and "it/s]" not in text
@@ -135,7 +135,7 @@ def test_show_table_has_no_index_or_nan():
 
 
 def test_paper_table_from_committed_full_metrics():
-    from rna_papers.runner import PAPER_RESULTS, paper_table
+    from rna_papers.book import PAPER_RESULTS, paper_table
     t = paper_table()
     assert len(t) == len(PAPER_RESULTS)
     assert list(t.columns[:9]) == ["chapter", "metric", "paper", "authors' code (run by us)", "strongest simple baseline",
@@ -147,6 +147,6 @@ def test_paper_table_from_committed_full_metrics():
 
 def test_book_defaults_to_the_full_profile():
     from rna_papers.cli import _parser
-    from rna_papers.runner import book_out_dir
+    from rna_papers.book import book_out_dir
     assert _parser().parse_args(["book"]).profile == "full" and _parser().parse_args(["run", "x"]).profile == "smoke"
     assert book_out_dir("full") == ROOT / "_build" / "executed-full"        # never results/full: committed files stay

@@ -16,7 +16,7 @@ from .data import mpra_splits
 from .model import MRLRegressor
 
 # %% auto #0
-__all__ = ['PROFILES', 'THRESHOLDS', 'PAPER_TABLE_I', 'PAPER_TABLE_II', 'ABLATIONS', 'MULTITASK_SETS', 'PAPER_MULTITASK_R2', 'UTRProfile', 'run_experiment', 'ridge_on_embeddings', 'fine_tune_lm']
+__all__ = ['PROFILES', 'THRESHOLDS', 'PAPER_TABLE_I', 'PAPER_TABLE_II', 'AUTHORS_CODE_RUN', 'PAPER_TRAIN_ROWS', 'ABLATIONS', 'MULTITASK_SETS', 'PAPER_MULTITASK_R2', 'UTRProfile', 'run_experiment', 'ridge_on_embeddings', 'fine_tune_lm']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #1a862f6b
 @dataclass(frozen=True)
@@ -156,6 +156,8 @@ PAPER_TABLE_I = pd.DataFrame(
     columns=pd.MultiIndex.from_product([["u", "h", "v"], ["r2", "spearman", "rmse"]]))
 PAPER_TABLE_II = pd.DataFrame([[0.826, 0.889, 0.533], [0.837, 0.905, 0.486], [0.833, 0.896, 0.504], [0.849, 0.914, 0.471]],
                               index=["w/o SATC & SGA", "w/o SGA", "w/o SATC", "UTR-STCNet"], columns=["r2", "spearman", "rmse"])
+AUTHORS_CODE_RUN = {"params_millions": 53.7, "train_utrs_per_s": 3, "rss_gb": 14.1}   # shared/reference_runs/README.md (2-core CPU)
+PAPER_TRAIN_ROWS = {"u": 260_000, "v": 76_000}   # the paper's MPRA-U training UTRs and MPRA-V random training UTRs
 ABLATIONS = {"w/o SATC & SGA": dict(use_satc=False, use_sga=False), "w/o SGA": dict(use_sga=False),
              "w/o SATC": dict(use_satc=False)}  # Table II variants -> STCNetConfig switches
 MULTITASK_SETS = (("u", "v"), ("u", "h", "v"))  # tasks trained together (fig. 2)

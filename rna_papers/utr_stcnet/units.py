@@ -39,7 +39,9 @@ def train_settings(cfg: UTRProfile, tasks, kind: str, design: str|None = None, a
     if kind == "stcnet":
         fixed = design != CHOSEN                              # CHOSEN: stem and schedule are filled in when the unit runs
         net = {"d_model": cfg.d_model, **({"stem_layers": DESIGNS[design]["stem_layers"]} if fixed else {}), **net}
-        if fixed: fit.update({k: DESIGNS[design][k] for k in ("lr_plateau", "patience")})
+        for k in ("lr_plateau", "patience"):
+            if fixed: fit[k] = DESIGNS[design][k]
+            else: del fit[k]                                  # filled in from the chosen design when the unit runs
     if aux and cfg.aux_epochs: fit["num_epochs"] = cfg.aux_epochs
     return {"tasks": list(tasks), "kind": kind, "net": net, "fit": fit, "select_frac": 0.0,
             "max_train": cfg.aux_rows if aux else cfg.max_train, **({"save_model": True} if save_model else {}),
