@@ -263,8 +263,8 @@ def test_model_card_from_fields():
 def test_nested_grid_covers_the_headline_choices():
     import rna_papers.gtmaloc.units as GU
     cfg = G.PROFILES["full"]; c = GU.candidates(cfg)
-    assert {i for i, _, _ in c} == {"ours", "n2v", "gt", "no_profiles", "no_degree", "authors"}
-    assert {m for _, m, _ in c} == {cfg.num_members, 1} and len(c) == 12
+    assert {i for i, _, _ in c} == {"ours", "n2v", "gt", "no_profiles", "no_degree", "authors", "ours_kmer", "authors_kmer"}
+    assert {m for _, m, _ in c} == {cfg.num_members, 1} and len(c) == 16
     assert all(GU.VARIANTS[v][0] == i and GU.VARIANTS[v][2].get("num_members", cfg.num_members) == m for i, m, v in c)
     assert len(GU.candidates(G.PROFILES["smoke"])) == 2                     # the smoke profile's tiny grid
 
@@ -274,9 +274,9 @@ def test_new_units_come_after_the_stored_ones():
     import rna_papers.gtmaloc.units as GU
     exps = [u.experiment for u in GU.units("full")]
     first_new = exps.index("logreg")
-    assert set(exps[:first_new]) == {"features", "cv", "pmislocmf"} and first_new == 1 + 45 + 10 + 140
+    assert set(exps[:first_new]) == {"features", "cv", "pmislocmf"} and first_new == 1 + 45 + 10 + 160   # 16 ablations, seed 0
     inner = [u for u in GU.units("full") if u.experiment == "nested_inner"]
-    assert len(inner) == 180 and all(u.params["inner_k"] == 2 and u.params["inner_seed"] == 0 for u in inner)
+    assert len(inner) == 240 and all(u.params["inner_k"] == 2 and u.params["inner_seed"] == 0 for u in inner)
 
 
 @pytest.mark.parametrize("delta, sd, n, call", [(0.004, 0.003, 3, "tie"), (-0.01, 0.003, 3, "worse"),
@@ -309,3 +309,19 @@ def test_member_scores_first_member_is_the_one_network_model():
     S = member_scores(G.GTMALocClassifier([3, 3], num_members=3, **kw).fit(X, Y), X)
     assert S.shape == (3, 40, 7)
     assert np.allclose(S[0], G.GTMALocClassifier([3, 3], num_members=1, **kw).fit(X, Y).predict_proba(X), atol=1e-6)
+
+
+def test_mature_kmers_input():
+    "The k-mer input the paper did not use: mean k-mer profile of each ID's matures, a flag where it has none; added to the sequence token only."
+    import rna_papers.gtmaloc.units as GU
+    from rna_papers.core.embed import kmer_frequencies
+    d = G.load_gtmaloc_data(); X = GU.mature_kmers(d)
+    seqs = [s.split(";") if isinstance(s, str) else [] for s in d.mapping.mature_seqs]
+    assert X.shape == (1041, 85) and X[:, -1].tolist() == [float(not s) for s in seqs]
+    i = next(k for k, s in enumerate(seqs) if len(set(s)) > 1)
+    np.testing.assert_allclose(X[i, :-1], kmer_frequencies(sorted(set(seqs[i]))).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(X[X[:, -1] == 0, :4].sum(1), 1.0, rtol=1e-5)
+    f = {k: np.zeros((1041, 64 if k == "n2v_seq" else 128), np.float32) for k in
+         ("n2v_seq", "n2v_disease", "n2v_drug", "gt_disease", "gt_drug", "gt_mrna")}
+    a, b = GU.input_blocks(d, f, "authors"), GU.input_blocks(d, f, "authors_kmer")
+    assert b["sequence"].shape[1] == a["sequence"].shape[1] + 85 and all((a[m] == b[m]).all() for m in ("disease", "drug", "mrna"))
