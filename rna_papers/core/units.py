@@ -166,7 +166,8 @@ def _no_machine_paths(text: str) -> str:
     return text
 
 def _commit() -> str:
-    "Git commit of the checkout (+ '-dirty' when the tracked files differ), or 'unknown'."
+    "Git commit of the checkout (+ '-dirty' when the tracked files differ); $RNA_PAPERS_COMMIT for a copy without .git; else 'unknown'."
+    if os.environ.get("RNA_PAPERS_COMMIT"): return os.environ["RNA_PAPERS_COMMIT"]
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
         sha = run("rev-parse", "HEAD").stdout.strip()
