@@ -17,7 +17,7 @@ from .protocol import (ABLATIONS, PAPER_TABLE_I, PAPER_TABLE_II, PROFILES, UTRPr
                                          ridge_on_embeddings, run_experiment)
 
 # %% auto #0
-__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'CHOSEN', 'SELECT_FRAC', 'ROW_NAMES', 'design_name', 'train_settings', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'design_table', 'chosen_design', 'resolve_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2']
+__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'CHOSEN', 'SELECT_FRAC', 'SCHEDULE', 'ROW_NAMES', 'design_name', 'train_settings', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'design_table', 'chosen_design', 'resolve_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #8f9c5a65
 FN = "rna_papers.utr_stcnet.units"
@@ -27,6 +27,7 @@ DESIGNS = {f"{s}, {l} LR, patience {p}": dict(stem_layers=sl, lr_plateau=lp, pat
 DEFAULT_DESIGN = next(iter(DESIGNS))   # hand-picked before selection units existed; what the smoke profile uses
 CHOSEN = "chosen on held-out training rows"   # a unit's design that `resolve_design` reads from its selection units
 SELECT_FRAC = 0.1                      # share of the training rows a selection unit holds out and scores
+SCHEDULE = ("lr_plateau", "patience")  # the fit settings a design fixes (besides the stem)
 
 def design_name(i) -> str:
     "A design's name from its name or its position in DESIGNS."
@@ -39,7 +40,7 @@ def train_settings(cfg: UTRProfile, tasks, kind: str, design: str|None = None, a
     if kind == "stcnet":
         fixed = design != CHOSEN                              # CHOSEN: stem and schedule are filled in when the unit runs
         net = {"d_model": cfg.d_model, **({"stem_layers": DESIGNS[design]["stem_layers"]} if fixed else {}), **net}
-        for k in ("lr_plateau", "patience"):
+        for k in SCHEDULE:
             if fixed: fit[k] = DESIGNS[design][k]
             else: del fit[k]                                  # filled in from the chosen design when the unit runs
     if aux and cfg.aux_epochs: fit["num_epochs"] = cfg.aux_epochs
@@ -52,7 +53,7 @@ def train_unit(u: Unit, ctx) -> dict:
     "Train one network on `u`'s tasks; metrics per task on its test rows (selection units: on held-out training rows)."
     p = u.params; net, fit, design = dict(p["net"]), dict(p["fit"]), resolve_design(u, ctx)
     if p.get("design") == CHOSEN:                             # the design its selection units chose
-        net["stem_layers"] = DESIGNS[design]["stem_layers"]; fit.update({k: DESIGNS[design][k] for k in ("lr_plateau", "patience")})
+        net["stem_layers"] = DESIGNS[design]["stem_layers"]; fit.update({k: DESIGNS[design][k] for k in SCHEDULE})
     r = run_experiment(tuple(p["tasks"]), p["kind"], **fit, seed=u.seed, device=ctx.device, max_train=p["max_train"],
                        select_frac=p["select_frac"], verbose=False, **net)
     pre = "sel_" if p["select_frac"] else ""
