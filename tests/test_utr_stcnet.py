@@ -220,6 +220,7 @@ def test_tables_and_metrics_from_synthetic_records(tmp_path):
     t1 = UU.table_i_frame(sf)
     assert t1.loc[("h", "FramePool-style CNN"), "paper_row"] == "Framepooling" and t1.seeds.tolist() == [3, 3, 3]
     assert UU.verdict(0.781, 0.001, 0.791, 0.001) == "lower" and UU.verdict(0.781, 0.01, 0.791, 0.001) == "tie"
+    assert UU.verdict(0.816, np.nan, 0.784, 0.002) == "one seed"  # a one-seed side gets no call, however large the gap
 
 
 def test_results_written_from_the_store_only():

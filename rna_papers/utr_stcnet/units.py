@@ -192,10 +192,10 @@ def seed_table(sf: pd.DataFrame, # `scores_frame` rows to summarise
     return out.join(g["seed"].nunique().rename("seeds"))
 
 def verdict(a: float, a_sd: float, b: float, b_sd: float, k: float = 2.0) -> str:
-    "'higher', 'lower' or 'tie' (|a - b| within k times the larger sd); 'one seed' when no sd is known."
-    sd = np.nanmax([a_sd, b_sd]) if not (np.isnan(a_sd) and np.isnan(b_sd)) else np.nan
+    "'higher', 'lower' or 'tie' (|a - b| within k times the larger sd); 'one seed' when either side has no sd: no call."
     if np.isnan(a) or np.isnan(b): return "missing"
-    if np.isnan(sd): return "one seed"
+    if np.isnan(a_sd) or np.isnan(b_sd): return "one seed"
+    sd = max(a_sd, b_sd)
     return "tie" if abs(a - b) <= k * sd else ("higher" if a > b else "lower")
 
 # %% ../../nbs/30_utr_stcnet.ipynb #f65d8f38
