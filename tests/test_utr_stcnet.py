@@ -328,7 +328,8 @@ def test_length_bounds_come_from_the_model_folder(tmp_path):
 def test_model_card_is_built_from_config():
     assert U.utr_model_card(U.load_shipped_model()).markdown() == (MODEL_DIR / "MODEL_CARD.md").read_text()
     card = (MODEL_DIR / "MODEL_CARD.md").read_text()
-    for fact in ("156,802 parameters", "15660", "best epoch**: 18", "r2 0.785", "spearman 0.882", "rmse 0.561",
+    for fact in ("FramePool-style CNN (rna_papers)", "251,529 parameters", "15660", "best epoch**: 8", "r2 0.787",
+                 "spearman 0.882", "rmse 0.559", "0.781 over 3 seeds",
                  "training mean 5.605", "25–100 nt"):
         assert fact in card, fact
 
@@ -419,3 +420,31 @@ def test_cli_bad_input_one_line(case, tmp_path):
     with pytest.raises(exc) as e: U.cli(argv)
     line = str(e.value)
     assert msg in line and "\n" not in line and "Traceback" not in line
+
+
+def test_validated_networks_choose_on_validation_rows_only():
+    from rna_papers.utr_stcnet import units as UU
+    spec = [("table1", "h", "framepool", 0.78, 0.79, 3), ("table1", "h", "stcnet", 0.76, 0.99, 3),
+            ("ablation", "h", "w/o SGA", 0.90, 0.50, 1), ("multitask", "u+h+v", "optimus", 0.77, 0.80, 3)]
+    sf = pd.DataFrame([dict(experiment=e, tasks=t, variant=v, seed=s, task="h", r2=r2 + 0.001 * s, val_r2=val + 0.001 * s,
+                            spearman=np.nan, rmse=np.nan, key=f"{v}{s}") for e, t, v, val, r2, n in spec for s in range(n)])
+    t = UU.validated_networks(sf)
+    assert t.index[0] == "FramePool-style CNN"              # best validation R², not best test R² (UTR-STCNet's 0.99)
+    assert t.index.tolist()[1:3] == ["Optimus-style CNN, trained on U+H+V", "UTR-STCNet (ours)"]
+    assert not t.loc["UTR-STCNet w/o SGA", "eligible"] and t.index[-1] == "UTR-STCNet w/o SGA"  # one seed: listed, not chosen
+    assert t.loc["FramePool-style CNN", "r2_mean"] == pytest.approx(0.791) and t.seeds.tolist() == [3, 3, 3, 1]
+
+
+def test_predict_mrl_reads_the_mpra_h_head_of_a_multitask_model(tmp_path):
+    from types import SimpleNamespace
+    torch.manual_seed(0)
+    reg = U.MRLRegressor("framepool", tasks=("u", "h"))
+    reg.mean, reg.std = np.array([1.0, 5.0]), np.array([1.0, 2.0])
+    run = {"model": reg, "history": SimpleNamespace(best_epoch=1), "n_train": 16, "seconds": 1.0, "scores": {"h": {"r2": 0.1}}}
+    U.save_shipped_model(run, U.PROFILES["smoke"], "a test", 0, folder=tmp_path / "m", network="toy multi-task",
+                         selection={"val_r2": 0.5, "seeds": 3, "candidates": 4})
+    seqs = ["ACGTACGTAC", "GGATCCATGG"]
+    np.testing.assert_allclose(U.predict_mrl(seqs, folder=tmp_path / "m"), reg.predict(seqs, task="h"), atol=1e-5)
+    assert not np.allclose(reg.predict(seqs, task="h"), reg.predict(seqs, task="u"))
+    card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# toy multi-task (rna_papers)") and "MPRA-U + MPRA-H" in card and "0.500 over 3 seeds" in card

@@ -17,7 +17,7 @@ from .protocol import (ABLATIONS, PAPER_TABLE_I, PAPER_TABLE_II, PROFILES, UTRPr
                                          ridge_on_embeddings, run_experiment)
 
 # %% auto #0
-__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'CHOSEN', 'SELECT_FRAC', 'SCHEDULE', 'ROW_NAMES', 'design_name', 'train_settings', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'design_table', 'chosen_design', 'resolve_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2']
+__all__ = ['FN', 'DESIGNS', 'DEFAULT_DESIGN', 'CHOSEN', 'SELECT_FRAC', 'SCHEDULE', 'ROW_NAMES', 'design_name', 'train_settings', 'unit_run', 'train_unit', 'lm_frozen_unit', 'lm_finetune_unit', 'selection_units', 'design_table', 'chosen_design', 'resolve_design', 'units', 'scores_frame', 'seed_table', 'verdict', 'best_by_val', 'utr_metrics', 'table_i_frame', 'subset_r2', 'network_name', 'validated_networks']
 
 # %% ../../nbs/30_utr_stcnet.ipynb #8f9c5a65
 FN = "rna_papers.utr_stcnet.units"
@@ -49,13 +49,18 @@ def train_settings(cfg: UTRProfile, tasks, kind: str, design: str|None = None, a
             **({"design": design} if kind == "stcnet" else {})}
 
 # %% ../../nbs/30_utr_stcnet.ipynb #e5a2b058
-def train_unit(u: Unit, ctx) -> dict:
-    "Train one network on `u`'s tasks; metrics per task on its test rows (selection units: on held-out training rows)."
+def unit_run(u: Unit, ctx, verbose: bool = False) -> dict:
+    "`run_experiment` with unit `u`'s settings (a CHOSEN design resolved): network, scores, predictions, and `design`."
     p = u.params; net, fit, design = dict(p["net"]), dict(p["fit"]), resolve_design(u, ctx)
     if p.get("design") == CHOSEN:                             # the design its selection units chose
         net["stem_layers"] = DESIGNS[design]["stem_layers"]; fit.update({k: DESIGNS[design][k] for k in SCHEDULE})
     r = run_experiment(tuple(p["tasks"]), p["kind"], **fit, seed=u.seed, device=ctx.device, max_train=p["max_train"],
-                       select_frac=p["select_frac"], verbose=False, **net)
+                       select_frac=p["select_frac"], verbose=verbose, **net)
+    return {**r, "design": design}
+
+def train_unit(u: Unit, ctx) -> dict:
+    "Train one network on `u`'s tasks; metrics per task on its test rows (selection units: on held-out training rows)."
+    p = u.params; r = unit_run(u, ctx); design = r["design"]
     pre = "sel_" if p["select_frac"] else ""
     m = {f"{pre}{t}_{k}": v for t, sc in r["scores"].items() for k, v in sc.items()}
     m.update({f"val_{t}_r2": sc["r2"] for t, sc in r["val_scores"].items()})
@@ -259,3 +264,22 @@ def subset_r2(report: RunReport, us: list, y: np.ndarray, keep: np.ndarray, expe
         a = report.arrays(u) if u.experiment == experiment and u.dataset == task else {}
         if f"pred_{task}" in a: rows.append({"variant": u.variant, "seed": u.seed, "r2": regression_scores(y[keep], a[f"pred_{task}"][keep])["r2"]})
     return pd.DataFrame(rows, columns=["variant", "seed", "r2"])
+
+# %% ../../nbs/30_utr_stcnet.ipynb #a7c1e0b2
+def network_name(experiment: str, tasks: str, variant: str) -> str:
+    "Readable name of a trained network: 'UTR-STCNet (ours)', 'UTR-STCNet w/o SGA', 'FramePool-style CNN, trained on U+H+V', ..."
+    base = f"UTR-STCNet {variant}" if experiment == "ablation" else ROW_NAMES[variant][0]
+    return base + (f", trained on {tasks.upper()}" if experiment == "multitask" else "")
+
+def validated_networks(sf: pd.DataFrame, # `scores_frame` of the chapter's units
+                       task: str = "h", # the test set the networks are compared on
+                       min_seeds: int = 3, # fewer seeds: listed, not eligible
+                      ) -> pd.DataFrame:
+    "Every network scored on `task` (Table I, ablations, multi-task heads), best mean validation R² first; the first eligible one is the choice."
+    d = sf[sf.experiment.isin(["table1", "ablation", "multitask"]) & (sf.task == task)]
+    g = d.groupby(["experiment", "tasks", "variant"], sort=False)
+    t = g.val_r2.agg(mean="mean", sd="std").add_prefix("val_r2_").join(g.r2.agg(mean="mean", sd="std").add_prefix("r2_"))
+    t = t.join(g.seed.nunique().rename("seeds")).reset_index()
+    t.insert(0, "network", [network_name(*r) for r in t[["experiment", "tasks", "variant"]].itertuples(index=False)])
+    t["eligible"] = t.seeds >= min_seeds
+    return t.sort_values(["eligible", "val_r2_mean"], ascending=False, kind="stable").set_index("network")
