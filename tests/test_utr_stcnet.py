@@ -442,9 +442,10 @@ def test_predict_mrl_reads_the_mpra_h_head_of_a_multitask_model(tmp_path):
     reg.mean, reg.std = np.array([1.0, 5.0]), np.array([1.0, 2.0])
     run = {"model": reg, "history": SimpleNamespace(best_epoch=1), "n_train": 16, "seconds": 1.0, "scores": {"h": {"r2": 0.1}}}
     U.save_shipped_model(run, U.PROFILES["smoke"], "a test", 0, folder=tmp_path / "m", network="toy multi-task",
-                         selection={"val_r2": 0.5, "seeds": 3, "candidates": 4})
+                         selection={"val_r2": 0.5, "seeds": 3, "min_seeds": 3, "candidates": ["a", "b"], "ahead_with_fewer_seeds": ["c"]})
     seqs = ["ACGTACGTAC", "GGATCCATGG"]
     np.testing.assert_allclose(U.predict_mrl(seqs, folder=tmp_path / "m"), reg.predict(seqs, task="h"), atol=1e-5)
     assert not np.allclose(reg.predict(seqs, task="h"), reg.predict(seqs, task="u"))
     card = (tmp_path / "m" / "MODEL_CARD.md").read_text()
     assert card.startswith("# toy multi-task (rna_papers)") and "MPRA-U + MPRA-H" in card and "0.500 over 3 seeds" in card
+    assert "at least 3 seeds stored when it was made (a, b)" in card and "fewer seeds so far: c;" in card

@@ -24,7 +24,7 @@ def _check_out(path: str):
 def cli(argv: list[str]|None = None, # the arguments after `rna-papers utr`
        ) -> int:
     "`rna-papers utr predict --fasta FILE [--model-dir DIR] [--device D] [--out FILE]`: id and predicted MRL as TSV."
-    p = _Parser(prog="rna-papers utr", description="UTR-STCNet: mean ribosome load of 5'UTRs")
+    p = _Parser(prog="rna-papers utr", description="mean ribosome load of 5'UTRs with the shipped network (its MODEL_CARD.md names it)")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     pp = sub.add_parser("predict", help="predict MRL for the UTRs of a FASTA file")
     pp.add_argument("--fasta", required=True, help="FASTA file (plain or .gz) of 5'UTRs, DNA or RNA letters")

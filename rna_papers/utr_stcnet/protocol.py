@@ -63,8 +63,7 @@ PROFILES = {
 THRESHOLDS = {"smoke": {"mpra_h_r2": (">=", 0.6), "mpra_h_r2_cnn": (">=", 0.3), "mpra_h_r2_no_near_dup": (">=", 0.3),
                         "missing_units": ("<=", 0)},
               "full": {"mpra_h_r2": (">=", 0.75), "mpra_h_spearman": (">=", 0.85),
-                       "mpra_h_r2_minus_best_cnn": (">=", 0.02), "multitask_uhv_h_r2_minus_cnn": (">=", 0.02),
-                       "mpra_h_r2_best_validated_minus_best_cnn": (">=", 0.02)}}
+                       "mpra_h_r2_minus_best_cnn": (">=", 0.02), "multitask_uhv_h_r2_minus_cnn": (">=", 0.02)}}
 
 # %% ../../nbs/30_utr_stcnet.ipynb #88d2632b
 def run_experiment(tasks, # e.g. ("h",) or ("u", "h", "v")

@@ -64,9 +64,12 @@ def _card_intro(model: MRLRegressor) -> str:
     out = (f"{tr.get('network', 'UTR-STCNet')} from the UTR-STCNet chapter (`nbs/30_utr_stcnet.ipynb`, after Lin et al. "
            f"2025): predicts the mean ribosome load (MRL) of a 5'UTR; trained on {' + '.join(f'MPRA-{t.upper()}' for t in model.tasks)}"
            + (", predictions from its MPRA-H head." if len(model.tasks) > 1 else "."))
-    if sel: out += (f" Chosen for the best mean validation R² on MPRA-H ({sel['val_r2']:.3f} over {sel['seeds']} seeds) of "
-                    f"the {sel['candidates']} networks with three seeds stored among those the chapter trains (UTR-STCNet, "
-                    "its ablations, the CNN baselines, multi-task networks); test rows played no part.")
+    if sel: out += (f" Chosen for the best mean validation R² on MPRA-H ({sel['val_r2']:.3f} over {sel['seeds']} seeds) among "
+                    f"the networks with at least {sel['min_seeds']} seeds stored when it was made ({', '.join(sel['candidates'])});"
+                    " test rows played no part.")
+    if sel and sel.get("ahead_with_fewer_seeds"):
+        out += (f" Ahead on validation but with fewer seeds so far: {', '.join(sel['ahead_with_fewer_seeds'])}; the choice "
+                f"is made again (`scripts/train_utr_shipped.py`) once they have {sel['min_seeds']} seeds stored.")
     return out
 
 
@@ -106,7 +109,7 @@ def save_shipped_model(run: dict, # `run_experiment` (or `unit_run`) result of a
                        seed: int, # its seed
                        folder=None, # default: the shipped folder `data/models/utr_stcnet/`
                        network: str = "UTR-STCNet", # its name (`network_name`)
-                       selection: dict|None = None, # how it was chosen: {"val_r2", "seeds", "candidates"}
+                       selection: dict|None = None, # how it was chosen: val_r2, seeds, min_seeds, candidates, ahead_with_fewer_seeds
                       ) -> Path:
     "Save an MPRA-H run as a model folder: weights, config.json (with the card's facts), MODEL_CARD.md, MANIFEST.tsv."
     folder, m = Path(folder or DATA_DIR / MODEL_NAME), run["model"]
