@@ -221,6 +221,7 @@ def test_tables_and_metrics_from_synthetic_records(tmp_path):
     assert t1.loc[("h", "FramePool-style CNN"), "paper_row"] == "Framepooling" and t1.seeds.tolist() == [3, 3, 3]
     assert UU.verdict(0.781, 0.001, 0.791, 0.001) == "lower" and UU.verdict(0.781, 0.01, 0.791, 0.001) == "tie"
     assert UU.verdict(0.816, np.nan, 0.784, 0.002) == "one seed"  # a one-seed side gets no call, however large the gap
+    assert UU.verdict(0.816, 0.01, 0.784, 0.002, seeds=2) == "few seeds" and UU.verdict(0.816, 0.01, 0.784, 0.002, seeds=3) == "higher"
 
 
 def test_results_written_from_the_store_only():

@@ -196,10 +196,13 @@ def seed_table(sf: pd.DataFrame, # `scores_frame` rows to summarise
     out = g[["r2", "spearman", "rmse", "val_r2"]].mean().add_suffix("_mean").join(g["r2"].std().rename("r2_sd"))
     return out.join(g["seed"].nunique().rename("seeds"))
 
-def verdict(a: float, a_sd: float, b: float, b_sd: float, k: float = 2.0) -> str:
-    "'higher', 'lower' or 'tie' (|a - b| within k times the larger sd); 'one seed' when either side has no sd: no call."
+def verdict(a: float, a_sd: float, b: float, b_sd: float, k: float = 2.0,
+            seeds: int|None = None, # the smaller seed count of the two sides, when known
+            min_seeds: int = 3) -> str:
+    "'higher', 'lower' or 'tie' (|a - b| within k times the larger sd); no call: 'one seed' (no sd), 'few seeds' (< min_seeds)."
     if np.isnan(a) or np.isnan(b): return "missing"
     if np.isnan(a_sd) or np.isnan(b_sd): return "one seed"
+    if seeds is not None and seeds < min_seeds: return "few seeds"
     sd = max(a_sd, b_sd)
     return "tie" if abs(a - b) <= k * sd else ("higher" if a > b else "lower")
 
