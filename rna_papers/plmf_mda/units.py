@@ -181,7 +181,12 @@ def summary(frame: pd.DataFrame, # from `unit_frame`
             by=("dataset", "scheme", "method"), # grouping columns of the table
             **where, # column=value or column=(values,): which rows
            ) -> pd.DataFrame:
-    "Mean ± sd (`summarise`) over the complete seeds of the matching rows; empty when none is stored."
+    "Mean ± sd (`summarise`) over the seeds complete for every method of a setting (its rows share their folds); empty when none is stored."
     f = frame[frame.complete.astype(bool)]
     for c, v in where.items(): f = f[f[c].isin(v if isinstance(v, (tuple, list)) else (v,))]
-    return summarise(f, by) if len(f) else pd.DataFrame(columns=["auc", "aupr", "auc_sd", "aupr_sd", "folds"])
+    if not len(f): return pd.DataFrame(columns=["auc", "aupr", "auc_sd", "aupr_sd", "folds"])
+    ctx = [c for c in by if c != "method"]                           # a setting: every grouping column but the method
+    key = f[ctx].astype(str).agg("|".join, axis=1) if ctx else pd.Series("", index=f.index)
+    own = f.groupby([key, f.method]).seed.agg(frozenset)            # complete seeds per setting and method
+    common = {k: frozenset.intersection(*s) or frozenset.union(*s) for k, s in own.groupby(level=0)}  # none shared: each its own
+    return summarise(f[[s in common[k] for k, s in zip(key, f.seed)]], by)
