@@ -8,13 +8,15 @@ Each row times `PLMFMDA.fit` itself (one epoch over `--steps` x batch-size train
 `--cv-epochs N` also times a real 5-fold run of N epochs per fold (paper: 80 epochs, batch 32); otherwise
 the 5-fold time is extrapolated from the measured throughput: 5 folds x 80 epochs x training pairs / (pairs/s).
 """
-import argparse, time
+import argparse, itertools, time
 
 import numpy as np
 import pandas as pd
 import torch
 
 from rna_papers.plmf_mda import ModelConfig, PLMFMDA, PLMFProfile, cv_protocol, cv_table, load_mirna_drug
+from rna_papers.plmf_mda.batching import pair_batches
+from rna_papers.plmf_mda.model import PLMFMDANet
 
 
 def bench(m, feats, pairs, labels, batch_size, steps, path) -> float:
@@ -27,6 +29,33 @@ def bench(m, feats, pairs, labels, batch_size, steps, path) -> float:
     return n / (time.perf_counter() - t)
 
 
+def breakdown(m, feats, pairs, labels, batch_size, steps) -> dict:
+    "Milliseconds per training step of each part (forward + backward), per-entity path, on the same `steps` batches."
+    torch.manual_seed(0)
+    net = PLMFMDANet(m.config).train()
+    opt, bce = torch.optim.Adam(net.parameters(), lr=5e-4, weight_decay=5e-4, fused=True), torch.nn.BCEWithLogitsLoss()
+    bs = list(itertools.islice(pair_batches("per_entity", feats, pairs, labels, batch_size, True, 0), steps))
+    gcn = lambda b: net.gcn(*(b["d_graph"][k] for k in ("x", "edge_index", "batch")), edge_weight=b["d_graph"]["edge_weight"])
+    W = [torch.randn(a, b, requires_grad=True) for a, b in [(feats.graphs[0].x.shape[1], 128), (128, 128), (128, 128)]]
+    def gcn_matmuls(b):   # the GCN's dense arithmetic alone: the three atom-wise products, forward and backward
+        h = b["d_graph"]["x"]
+        for w in W: h = h @ w
+        h.sum().backward()
+    def step(b): opt.zero_grad(); bce(net(b), b["y"]).backward(); opt.step()
+    parts = {"whole training step": step, "miRNA side (CNN, RNA view, fusion)": lambda b: net.encode_mirna(b).sum().backward(),
+             "drug side (GCN, SMILES view, fusion)": lambda b: net.encode_drug(b).sum().backward(),
+             "drug GCN": lambda b: gcn(b).sum().backward(), "drug GCN matmuls only": gcn_matmuls,
+             "optimiser step": lambda b: opt.step()}
+    out = {}
+    for name, f in parts.items():
+        for b in bs[:5]: f(b)
+        t = time.perf_counter()
+        for b in bs: f(b)
+        out[name] = (time.perf_counter() - t) / len(bs) * 1e3
+    out["atoms per step"] = sum(b["d_graph"]["x"].shape[0] for b in bs) / len(bs)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="MDR"); p.add_argument("--threads", type=int, default=1)
@@ -34,6 +63,7 @@ def main():
     p.add_argument("--batch-sizes", default="32,128"); p.add_argument("--steps", type=int, default=200)
     p.add_argument("--fusion", default="vector,token"); p.add_argument("--cv-epochs", type=int, default=0)
     p.add_argument("--paths", default="per_pair,per_entity")
+    p.add_argument("--breakdown", default="", help="also write per-part ms per step (vector fusion) to this CSV")
     p.add_argument("--out", default="benchmarks/plmf_mda_throughput.csv")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -51,6 +81,14 @@ def main():
                                  path=path, train_pairs_per_s=round(pps, 1),
                                  est_5fold_80ep_min=round(5 * 80 * n_train / pps / 60, 1)))
                 print(rows[-1], flush=True)
+    if a.breakdown:
+        m = PLMFMDA(ModelConfig(), a.device)
+        feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
+        for bs in map(int, a.batch_sizes.split(",")):
+            parts = breakdown(m, feats, pairs[splits[0].train], labels[splits[0].train], bs, a.steps)
+            pd.DataFrame([dict(dataset=a.dataset, fusion="vector", batch_size=bs, device=a.device, threads=a.threads,
+                               part=k, value=round(v, 3)) for k, v in parts.items()]).to_csv(a.breakdown, index=False)
+            print(parts, flush=True)
     if a.cv_epochs:
         m = PLMFMDA(ModelConfig(), a.device)
         feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
