@@ -586,11 +586,15 @@ def test_unit_fn_runs_at_toy_size(toy_units, fn, variant, extra, keys):
     assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]     # seeded: the same record twice
 
 
-def test_case_unit_at_toy_size(toy_units):
-    s = {"protocol": "case", "scheme": "dp", "drug": "d0", "epochs": 1, "batch_size": 8, "lr": 5e-4, "weight_decay": 5e-4, "gbm_iter": 5}
-    u = make_unit("plmf_mda", "case", "rna_papers.plmf_mda.units:case_unit", s, dataset="toy20", variant="toy")
-    rec = execute_unit(u, "cpu")
-    assert rec["record"]["status"] == "ok", rec["record"].get("traceback")
-    m = rec["record"]["metrics"]
-    assert m["masked_known"] == 10 and {"plmf_top10_confirmed", "degree_top10_confirmed", "gbm_top10_confirmed"} <= set(m)
-    assert len(rec["arrays"]["plmf"]) == 20
+def test_case_units_at_toy_size(toy_units):
+    case = {"protocol": "case", "scheme": "dp", "drug": "d0"}
+    u = make_unit("plmf_mda", "case", "rna_papers.plmf_mda.units:case_unit",
+                  {**case, "epochs": 1, "batch_size": 8, "lr": 5e-4, "weight_decay": 5e-4}, dataset="toy20", variant="toy")
+    b = make_unit("plmf_mda", "case", "rna_papers.plmf_mda.units:case_baseline_unit", {**case, "gbm_iter": 5},
+                  dataset="toy20", variant="toy")
+    rec, rb = execute_unit(u, "cpu"), execute_unit(b, "cpu")
+    for r in (rec, rb): assert r["record"]["status"] == "ok", r["record"].get("traceback")
+    m, mb = rec["record"]["metrics"], rb["record"]["metrics"]
+    assert m["masked_known"] == mb["masked_known"] == 10 and "plmf_top10_confirmed" in m
+    assert {"degree_top10_confirmed", "gbm_top10_confirmed"} <= set(mb) and "plmf_top10_confirmed" not in mb
+    assert len(rec["arrays"]["plmf"]) == len(rb["arrays"]["degree"]) == 20

@@ -126,12 +126,12 @@ def show_table(df: pd.DataFrame, # the table (its numbers are left as they are)
 ROLE_COLORS = dict(zip(["paper", "authors", "baseline", "ours"], sns.color_palette("colorblind", 4).as_hex()))
 ROLE_NAMES = {"paper": "paper (reported)", "authors": "authors' code (run by us)", "baseline": "simple baseline", "ours": "ours"}
 
-def plot_glance(rows: pd.DataFrame, # one row per bar: `group` (metric or setting), `label`, `role` (a key of `ROLE_COLORS`), `value`, optional `sd`
+def plot_glance(rows: pd.DataFrame, # one row per bar: `group` (metric or setting), `label`, `role` (a key of `ROLE_COLORS`), `value`, optional `sd` and `note` (written for a missing value)
                 xlabel: str = "", # axis label (the metric)
                 title: str = "", # figure title
                 xlim: tuple|None = None, # x range; default: from just below the smallest value to 1 for scores in [0, 1]
                ) -> plt.Figure:
-    "Horizontal bars grouped by `group`, coloured by role, each value written at its bar; missing values say 'not run'."
+    "Horizontal bars grouped by `group`, coloured by role, each value written at its bar; missing values say 'not run' (or their `note`)."
     rows = rows.reset_index(drop=True)
     bad = sorted(set(rows["role"]) - set(ROLE_COLORS))
     if bad: raise ValueError(f"plot_glance: unknown role(s) {bad}; use {list(ROLE_COLORS)}")
@@ -148,7 +148,8 @@ def plot_glance(rows: pd.DataFrame, # one row per bar: `group` (metric or settin
             elif np.isfinite(v):
                 ax.barh(y, v - lo, left=lo, color=ROLE_COLORS[r["role"]], xerr=sd if np.isfinite(sd) else None, height=0.8)
                 ax.text(v + (sd if np.isfinite(sd) else 0) + 0.003, y, fmt_value(v), va="center", fontsize=8)
-            else: ax.text(lo + 0.003, y, "not run", va="center", fontsize=8, color="grey", style="italic")
+            else: ax.text(lo + 0.003, y, r.get("note") if isinstance(r.get("note"), str) else "not run", va="center",
+                          fontsize=8, color="grey", style="italic")
             ticks.append((y, f"{r['label']}")); y += 1
         ax.axhline(y - 0.3, color="lightgrey", lw=0.8); y += 0.6
     ax.set_yticks([t for t, _ in ticks], [l for _, l in ticks], fontsize=8); ax.invert_yaxis()

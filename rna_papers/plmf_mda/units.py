@@ -21,7 +21,7 @@ from .protocol import (CASE_DRUGS, PROFILES, author_cold_split, case_split, cold
                                           run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'units', 'unit_frame', 'summary']
+__all__ = ['FN', 'DATA', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'units', 'unit_frame', 'summary']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -103,22 +103,31 @@ def baseline_unit(u: Unit, ctx) -> dict:
     return {"metrics": metrics, "arrays": arrays, "info": _split_info(sp)}
 
 # %% ../../nbs/20_plmf_mda.ipynb #82887498
-def case_unit(u: Unit, ctx) -> dict:
-    "Case study: mask the drug, train PLMF-MDA (and the baselines) on the rest, score every miRNA with that drug."
-    p = u.params
-    if str(ctx.device) == "cpu": torch.set_num_threads(1)
-    ds, feats = unit_features(u.dataset, "vector", ctx.device)
-    sp = case_split(ds, p["drug"], p["scheme"], u.seed)
-    c = replace(ModelConfig(), rna_dim=feats_dim(feats.rna_plm), smiles_dim=feats_dim(feats.smiles_plm))
-    P, y, C = sp["train_pairs"], sp["train_labels"], sp["candidates"]
-    scores = {"plmf": run_pairs(c, feats, P, y, C, ctx.device, u.seed, num_epochs=p["epochs"],
-                                    batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"]),
-              "degree": run_degree(ds, P, y, C), "gbm": run_gbm(ds, P, y, C, seed=u.seed, max_iter=p["gbm_iter"])}
-    m = sp["masked"]; top = p.get("top", 10)
+def _case_record(scores: dict, sp: dict, top: int = 10, **extra) -> dict:
+    "Masked known miRNAs among each ranking's top `top` and its AUC on the masked column, with the scores and the mask."
+    m = sp["masked"]
     metrics = {f"{k}_top{top}_confirmed": int(m[np.argsort(-s, kind="stable")[:top]].sum()) for k, s in scores.items()}
     metrics.update({f"{k}_masked_auc": binary_scores(m.astype(float), s)["auc"] for k, s in scores.items()})
     return {"metrics": {**metrics, "masked_known": int(m.sum())}, "arrays": {**scores, "masked": m.astype(np.int8)},
-            "epochs": p["epochs"], "info": _split_info(sp)}
+            "info": _split_info(sp), **extra}
+
+def case_unit(u: Unit, ctx) -> dict:
+    "Case study: mask the drug, train PLMF-MDA on the rest, score every miRNA with that drug."
+    p = u.params
+    if str(ctx.device) == "cpu": torch.set_num_threads(1)
+    ds, feats = unit_features(u.dataset, "vector", ctx.device)
+    sp = unit_split(u, ds)
+    c = replace(ModelConfig(), rna_dim=feats_dim(feats.rna_plm), smiles_dim=feats_dim(feats.smiles_plm))
+    s = run_pairs(c, feats, sp["train_pairs"], sp["train_labels"], sp["candidates"], ctx.device, u.seed,
+                  num_epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"])
+    return _case_record({"plmf": s}, sp, epochs=p["epochs"])
+
+def case_baseline_unit(u: Unit, ctx) -> dict:
+    "The same case study ranked by the degree score and by gradient boosting (no network: a minute or two on a CPU)."
+    p = u.params; ds = unit_dataset(u.dataset); sp = unit_split(u, ds)
+    P, y, C = sp["train_pairs"], sp["train_labels"], sp["candidates"]
+    return _case_record({"degree": run_degree(ds, P, y, C), "gbm": run_gbm(ds, P, y, C, seed=u.seed, max_iter=p["gbm_iter"])}, sp)
+
 
 # %% ../../nbs/20_plmf_mda.ipynb #52c3cf47
 def units(profile: str, # "smoke" or "full"
@@ -142,9 +151,10 @@ def units(profile: str, # "smoke" or "full"
     ref = ("PLMF-MDA",) if cfg.side_epochs != cfg.num_epochs or cfg.side_folds > cfg.run_folds else ()  # else: the main CV's
     cv("ablation", ref + tuple(a for a in ABLATIONS if a != "PLMF-MDA"), cfg.seeds[:1], cfg.side_schemes, cfg.side_datasets,
        cfg.side_folds, cfg.side_epochs)
-    for scheme, drug, ds in product(cfg.side_schemes, cfg.case_drugs, ("MDR", "MDS")):
-        unit("case", "case_unit", CASE_DRUGS[drug], ds, cfg.seeds[0], protocol="case", scheme=scheme, drug=drug,
-             epochs=cfg.side_epochs, gbm_iter=cfg.gbm_iter, **train)
+    for scheme, drug, ds in product(cfg.side_schemes, cfg.case_drugs, ("MDR", "MDS")):   # the baselines' rankings apart:
+        case = dict(protocol="case", scheme=scheme, drug=drug)                            # they need no network
+        unit("case", "case_baseline_unit", CASE_DRUGS[drug], ds, cfg.seeds[0], gbm_iter=cfg.gbm_iter, **case)
+        unit("case", "case_unit", CASE_DRUGS[drug], ds, cfg.seeds[0], epochs=cfg.side_epochs, **train, **case)
     for name, values, default in (("kernels", cfg.param_kernels, ModelConfig.kernels), ("dim", cfg.param_dims, ModelConfig.dim)):
         for v in (v for v in values if v != default):
             cv("param", (f"{name}={v}",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {name: v})
@@ -167,7 +177,7 @@ def unit_frame(report: RunReport, # from `run_units`
     done = {g for g, ks in groups.items() if all(k in report.records for k in ks)}
     for u in us:
         rec = report.records.get(unit_key(u))
-        if rec is None or u.fn.endswith(":case_unit"): continue        # case studies have their own table
+        if rec is None or u.experiment == "case": continue             # case studies have their own table
         m, g = rec["metrics"], _group(u)
         base = dict(zip(_GROUP, g), fold=u.fold, epochs=u.params.get("epochs"), complete=g in done)
         for meth, pre in ({"Degree": "degree_", "GBM": "gbm_"} if u.variant == "baselines" else {u.variant: ""}).items():
