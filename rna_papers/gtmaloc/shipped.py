@@ -16,7 +16,7 @@ from .data import CLASSES, GTMALocData
 from .model import GTMALocClassifier
 
 # %% auto #0
-__all__ = ['MODEL_NAME', 'normalise_mirna_id', 'load_shipped_model', 'predict_mirna', 'model_card', 'train_shipped_model']
+__all__ = ['MODEL_NAME', 'normalise_mirna_id', 'load_shipped_model', 'predict_mirna', 'model_card', 'card_history', 'train_shipped_model']
 
 # %% ../../nbs/10_gtmaloc.ipynb #6fc401ef
 MODEL_NAME = "models/gtmaloc"
@@ -93,6 +93,17 @@ def model_card(config: dict, # the classifier's config (config.json)
          "Use": "`rna-papers gtmaloc predict --mirna hsa-mir-21` or `rna_papers.gtmaloc.predict_mirna(\"hsa-mir-21\")`.",
          **({"History": list(history)} if history else {})})
 
+def card_history(folder: Path, # a model folder
+                ) -> list[str]:
+    "The bullets of the `## History` section of `folder`'s MODEL_CARD.md; [] when there is no card or no such section."
+    p = Path(folder) / "MODEL_CARD.md"
+    if not p.exists(): return []
+    out, inside = [], False
+    for line in p.read_text().splitlines():
+        if line.startswith("## "): inside = line.strip() == "## History"
+        elif inside and line.startswith("- "): out.append(line[2:])
+    return out
+
 # %% ../../nbs/10_gtmaloc.ipynb #cdd31a8e
 def train_shipped_model(X: np.ndarray, # (N, F) features of all IDs
                         dims: list, # F_m
@@ -101,13 +112,15 @@ def train_shipped_model(X: np.ndarray, # (N, F) features of all IDs
                         built_with: str = "", # how it was built, for the model card
                         metrics: dict|None = None, # CV scores of the same pipeline, for the model card
                         device="cpu", # where to train
+                        note: str = "", # a dated History entry for the card, e.g. "2026-11-30: retrained on ..."
                         **clf_kw) -> Path:
-    "Train on all labelled miRNAs and write model.safetensors, config.json, features.npz, MODEL_CARD.md and MANIFEST.tsv."
+    "Train on all labelled miRNAs and write model.safetensors, config.json, features.npz, MODEL_CARD.md and MANIFEST.tsv; the History of a card already in `folder` is kept, `note` added."
     dev = check_device(device)
     folder = Path(folder or DATA_DIR / MODEL_NAME); lab = np.flatnonzero(d.has_label)
+    history = card_history(folder); history += [note] if note and note not in history else []
     model = GTMALocClassifier(dims, **clf_kw).fit(X[lab], d.Y[lab].astype(np.float32), dev)
     model.save(folder)
     np.savez_compressed(folder / "features.npz", ids=np.array(d.ids, dtype=str), X=X.astype(np.float32),
                         has_label=d.has_label, Y=d.Y)
-    write_model_card(folder, model_card(model.config, built_with, metrics))
+    write_model_card(folder, model_card(model.config, built_with, metrics, history))
     return folder
