@@ -84,11 +84,12 @@ def main():
     if a.breakdown:
         m = PLMFMDA(ModelConfig(), a.device)
         feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
+        parts = []                                            # every batch size in one file (it was overwritten per size)
         for bs in map(int, a.batch_sizes.split(",")):
-            parts = breakdown(m, feats, pairs[splits[0].train], labels[splits[0].train], bs, a.steps)
-            pd.DataFrame([dict(dataset=a.dataset, fusion="vector", batch_size=bs, device=a.device, threads=a.threads,
-                               part=k, value=round(v, 3)) for k, v in parts.items()]).to_csv(a.breakdown, index=False)
-            print(parts, flush=True)
+            p = breakdown(m, feats, pairs[splits[0].train], labels[splits[0].train], bs, a.steps); print(p, flush=True)
+            parts += [dict(dataset=a.dataset, fusion="vector", batch_size=bs, device=a.device, threads=a.threads,
+                           part=k, value=round(v, 3)) for k, v in p.items()]
+        pd.DataFrame(parts).to_csv(a.breakdown, index=False)
     if a.cv_epochs:
         m = PLMFMDA(ModelConfig(), a.device)
         feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
