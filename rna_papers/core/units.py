@@ -13,9 +13,9 @@ import numpy as np
 from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
-__all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'UnitStore', 'UnitContext', 'source_sha256', 'execute_unit',
-           'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'default_store',
-           'spot_check', 'compare_stores']
+__all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'unique_labels', 'UnitStore', 'UnitContext', 'source_sha256',
+           'execute_unit', 'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note',
+           'default_store', 'spot_check', 'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -67,6 +67,21 @@ def unit_key(u: Unit) -> str:
     "Key of a unit: hash of its config and of the sha256 of the data it reads (not of the code)."
     blob = {**dataclasses.asdict(u), "data_sha256": {d: data_fingerprint(d) for d in u.data}}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
+
+# %% ../../nbs/09a_units.ipynb #b7e1c2a1
+def unique_labels(units: list, # `Unit`s
+                 ) -> dict:
+    "key -> label; units that share a label get the settings in which they differ, e.g. `.../fold0 [scheme=dp]`."
+    groups = {}
+    for u in units: groups.setdefault(u.label, {})[unit_key(u)] = u
+    out = {}
+    for lab, g in groups.items():
+        cfg = {k: {**u.params, "fn": u.fn.rsplit(":", 1)[-1]} for k, u in g.items()}
+        names = sorted({n for c in cfg.values() for n in c})
+        diff = [n for n in names if len({json.dumps(c.get(n), sort_keys=True) for c in cfg.values()}) > 1]
+        for k, c in cfg.items(): out[k] = lab + (" [" + ", ".join(f"{n}={c.get(n)}" for n in diff) + "]" if diff else "")
+    return out
+
 
 # %% ../../nbs/09a_units.ipynb #e273a526
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -223,6 +238,7 @@ class RunReport:
     computed: list = field(default_factory=list)  # keys computed in this run
     failed: dict = field(default_factory=dict)    # key -> (label, last line of the traceback)
     missing: list = field(default_factory=list)   # labels of units neither stored nor computed
+    labels: dict = field(default_factory=dict)    # key -> label, told apart where two units share one (`unique_labels`)
     seconds: float = 0.0
     commit: str = ""                               # git commit of the code that computed them
     store: object = None                           # the UnitStore
@@ -271,7 +287,7 @@ def run_units(units: list, # `Unit`s (duplicates are run once)
              ) -> RunReport:
     "Run the units that are not stored yet on Dask, writing each record as soon as it finishes."
     store = store if isinstance(store, UnitStore) else UnitStore(store)
-    t0, rep = time.perf_counter(), RunReport(store=store)
+    t0, rep = time.perf_counter(), RunReport(store=store, labels=unique_labels(units))
     todo = {}
     for u in units:
         k = unit_key(u)
@@ -280,7 +296,7 @@ def run_units(units: list, # `Unit`s (duplicates are run once)
         if rec is not None: rep.records[k] = rec; rep.cached.append(k)
         else: todo[k] = u
     if cached_only or not todo:
-        rep.missing = [u.label for u in todo.values()]; rep.seconds = time.perf_counter() - t0; return rep
+        rep.missing = [rep.labels[k] for k in todo]; rep.seconds = time.perf_counter() - t0; return rep
     _compute(todo, store, rep, workers, scheduler, device, show_progress, len(units))
     rep.seconds = time.perf_counter() - t0
     return rep
@@ -292,7 +308,7 @@ def _store_result(store, u, k, res, rep, bar):
     rec = dict(res["record"], commit=rep.commit)
     store.put(u, rec, res["arrays"], res["files"])
     if rec["status"] == "ok": rep.records[k] = store.get(u); rep.computed.append(k)
-    else: rep.failed[k] = (u.label, rec["traceback"].strip().splitlines()[-1])
+    else: rep.failed[k] = (rep.labels.get(k, u.label), rec["traceback"].strip().splitlines()[-1])
     bar.update(1); bar.set_postfix(cached=len(rep.cached), done=len(rep.computed), failed=len(rep.failed))
 
 def _compute(todo, store, rep, workers, scheduler, device, show, total):
@@ -316,8 +332,8 @@ def _compute(todo, store, rep, workers, scheduler, device, show, total):
         bar.close()
         if client is not None: client.close()
         if cluster is not None: cluster.close()
-    rep.missing = [u.label + (" (blocked: a unit it needs failed)" if set(u.needs) & set(rep.failed) else "")
-                   for u in todo.values()]
+    rep.missing = [rep.labels.get(k, u.label) + (" (blocked: a unit it needs failed)" if set(u.needs) & set(rep.failed) else "")
+                   for k, u in todo.items()]
 
 # %% ../../nbs/09a_units.ipynb #922071cf
 def _dask_run(client, todo, store, rep, device, threads, bar):
