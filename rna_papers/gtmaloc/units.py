@@ -196,7 +196,7 @@ def units(profile: str, # "smoke" or "full"
     out, abl = [feat], [v for v in ABLATIONS if v != "full model"] if cfg.ablations else []
     for k in cfg.folds:
         for s in cfg.seeds: out += cv("cv", "full model", k, s, "labelled")
-    if cfg.pmislocmf: out += cv("pmislocmf", "full model", K, cfg.seeds[0], "all")
+    if cfg.pmislocmf: out += [x for s in cfg.seeds for x in cv("pmislocmf", "full model", K, s, "all")]
     out += [x for v in abl for x in cv("cv", v, K, cfg.ablation_seeds[0], "labelled")]
     inner, n_out = dict(k=K, inner_k=cfg.inner_folds, inner_seed=0, rows="labelled"), cfg.nested_outer or K
     out += [make_unit("gtmaloc", "logreg", f"{FN}:logreg_unit", dict(inner, Cs=cfg.logreg_Cs), seed=s, fold=f,
