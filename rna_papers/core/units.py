@@ -15,7 +15,7 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'unique_labels', 'UnitStore', 'UnitContext', 'source_sha256',
            'execute_unit', 'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note',
-           'default_store', 'spot_check', 'compare_stores']
+           'provenance_table', 'default_store', 'spot_check', 'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -384,6 +384,24 @@ def missing_note(report: RunReport, # from `run_units`
     shown = ", ".join(f"`{m}`" for m in report.missing[:12]) + (" ..." if len(report.missing) > 12 else "")
     return (f"```{{note}}\n{len(report.missing)} of {len(report.missing) + len(report.records)} units of {what} are "
             f"not in the results store yet, so the tables and figures below leave them out: {shown}\n```")
+
+# %% ../../nbs/09a_units.ipynb #c4a1e9d1
+def provenance_table(report: RunReport, # from `run_units`
+                     units: list, # the chapter's units
+                    ):
+    "Per experiment: stored records, the commits that made them, distinct code versions (source hashes), records from a dirty checkout."
+    import pandas as pd
+    rows = {}
+    for u in units:
+        rec = report.records.get(unit_key(u))
+        if rec is None: continue
+        r = rows.setdefault(u.experiment, {"records": 0, "commits": set(), "code versions": set(), "from a dirty checkout": 0})
+        c = rec.get("commit") or "unknown"
+        r["records"] += 1; r["commits"].add(c[:7] + ("-dirty" if c.endswith("-dirty") else ""))
+        r["code versions"].add(rec.get("source_sha256")); r["from a dirty checkout"] += c.endswith("-dirty")
+    for r in rows.values(): r["commits"], r["code versions"] = ", ".join(sorted(r["commits"])), len(r["code versions"])
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("experiment")
+
 
 # %% ../../nbs/09a_units.ipynb #64c0326c
 def default_store(profile: str, # "smoke" or "full"

@@ -137,7 +137,8 @@ def comparison_table(table: pd.DataFrame, # `run_cv(...)["table"]` (auc_mean, au
     cols, tabs = {}, {name: table, **{n: t for n, t in (others or {}).items() if t is not None}}
     for m in ["auc", "aupr"]:
         cols[(m.upper(), "paper")] = pd.Series(PAPER.get(k, {}).get(m, {}), dtype=float)
-        cols[(m.upper(), "authors' code, run by us")] = pd.Series({"macro": AUTHORS_CODE[k][m][0]} if k in AUTHORS_CODE else {}, dtype=float)
+        for i, sfx in enumerate(("", " sd")):                      # reference_runs stored macro scores only
+            cols[(m.upper(), f"authors' code, run by us{sfx}")] = pd.Series({"macro": AUTHORS_CODE[k][m][i]} if k in AUTHORS_CODE else {}, dtype=float)
         for n, t in tabs.items(): cols[(m.upper(), n)], cols[(m.upper(), f"{n} sd")] = t[f"{m}_mean"], t[f"{m}_sd"]
     return pd.DataFrame(cols).reindex(CLASSES + ["macro"]).round(4)
 
