@@ -289,14 +289,16 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
 
 # %% ../../nbs/20_plmf_mda.ipynb #3afc1397
 def summarise(df: pd.DataFrame, by=("dataset", "method")) -> pd.DataFrame:
-    "Mean ± sd: over folds within a seed, then over seeds (sd over folds when one seed)."
+    "Mean ± sd per group: over folds within a seed, then over seeds; sd over seeds, or over the folds of a group with one seed."
     by = list(by)
     per_seed = df.groupby(by + ["seed"])[["auc", "aupr"]].mean()
     g = per_seed.groupby(by)
-    if df.seed.nunique() == 1: g = df.groupby(by)[["auc", "aupr"]]
-    out = g.mean().round(4).join(g.std().round(4).add_suffix("_sd"))
+    sd, one = g.std(), df.groupby(by).seed.nunique() == 1            # each group decides: a mixed table keeps both kinds
+    sd.loc[one[one].index] = df.groupby(by)[["auc", "aupr"]].std().loc[one[one].index]
+    out = g.mean().round(4).join(sd.round(4).add_suffix("_sd"))
     out["folds"] = df.groupby(by).fold.count()
     return out
+
 
 # %% ../../nbs/20_plmf_mda.ipynb #127c6f38
 PAPER = {"MDR": {"auc": 0.9222, "aupr": 0.9062}, "MDS": {"auc": 0.9301, "aupr": 0.9207}}
