@@ -277,6 +277,7 @@ def test_new_units_come_after_the_stored_ones():
     assert set(exps[:first_new]) == {"features", "cv", "pmislocmf"} and first_new == 1 + 45 + 10 + 160   # 16 ablations, seed 0
     inner = [u for u in GU.units("full") if u.experiment == "nested_inner"]
     assert len(inner) == 240 and all(u.params["inner_k"] == 2 and u.params["inner_seed"] == 0 for u in inner)
+    assert exps[-20:] == ["pmislocmf"] * 20                       # its seeds 1-2, added after all the others
 
 
 @pytest.mark.parametrize("delta, sd, n, call", [(0.004, 0.003, 3, "tie"), (-0.01, 0.003, 3, "worse"),

@@ -185,7 +185,7 @@ def logreg_unit(u: Unit, ctx) -> dict:
 # %% ../../nbs/10_gtmaloc.ipynb #73f178bc
 def units(profile: str, # "smoke" or "full"
          ) -> list:
-    "Every unit of the chapter, most important first: features, CV folds x seeds, PMiSLocMF, ablations (first seed), the logistic-regression baseline, the nested CV (per seed: inner CVs, then the candidates' outer folds), the ablations' other seeds."
+    "Every unit of the chapter, most important first: features, CV folds x seeds, PMiSLocMF, ablations (first seed), the logistic-regression baseline, the nested CV (per seed: inner CVs, then the candidates' outer folds), the ablations' other seeds, PMiSLocMF's other seeds."
     cfg = PROFILES[profile]
     feat = make_unit("gtmaloc", "features", f"{FN}:features_unit", {k: getattr(cfg, k) for k in FEATURE_SETTINGS},
                      data=("mirna_loc",))
@@ -196,7 +196,7 @@ def units(profile: str, # "smoke" or "full"
     out, abl = [feat], [v for v in ABLATIONS if v != "full model"] if cfg.ablations else []
     for k in cfg.folds:
         for s in cfg.seeds: out += cv("cv", "full model", k, s, "labelled")
-    if cfg.pmislocmf: out += [x for s in cfg.seeds for x in cv("pmislocmf", "full model", K, s, "all")]
+    if cfg.pmislocmf: out += cv("pmislocmf", "full model", K, cfg.seeds[0], "all")
     out += [x for v in abl for x in cv("cv", v, K, cfg.ablation_seeds[0], "labelled")]
     inner, n_out = dict(k=K, inner_k=cfg.inner_folds, inner_seed=0, rows="labelled"), cfg.nested_outer or K
     out += [make_unit("gtmaloc", "logreg", f"{FN}:logreg_unit", dict(inner, Cs=cfg.logreg_Cs), seed=s, fold=f,
@@ -206,6 +206,7 @@ def units(profile: str, # "smoke" or "full"
                           fold=f, data=("mirna_loc",), needs=(unit_key(feat),)) for f in range(n_out) for i in cfg.nested_inputs]
         out += [x for _, m, v in sorted(candidates(cfg), key=lambda c: c[1]) for x in cv("cv", v, K, s, "labelled", n_out)]
     out += [x for s in cfg.ablation_seeds[1:] for v in abl for x in cv("cv", v, K, s, "labelled")]
+    if cfg.pmislocmf: out += [x for s in cfg.seeds[1:] for x in cv("pmislocmf", "full model", K, s, "all")]   # added last
     seen = set()                                                     # a candidate's fold may also be a CV or ablation fold
     return [u for u in out if not (unit_key(u) in seen or seen.add(unit_key(u)))]
 
