@@ -59,7 +59,7 @@ def save_metrics(chapter: str, # short chapter name, e.g. "gtmaloc"
                  metrics: dict, # named scalar metrics computed in this run
                  *, profile: str, # profile the run used
                  device, # device the run used
-                 seconds: float, # wall-clock time of the run
+                 seconds: float, # wall-clock time of the run (stored to 0.1 s)
                  out_dir: str|Path|None = None, # folder; None -> `EXECUTED_DIR`
                  thresholds: dict|None = None, # metric -> (">=" or "<=", value) or a plain minimum
                 ) -> Path:
@@ -67,7 +67,7 @@ def save_metrics(chapter: str, # short chapter name, e.g. "gtmaloc"
     out = Path(out_dir) if out_dir else EXECUTED_DIR
     out.mkdir(parents=True, exist_ok=True)
     flat = {k: _scalar(k, v) for k, v in metrics.items()}
-    flat.update(profile=check_profile(profile), device=str(device), seconds=float(seconds))
+    flat.update(profile=check_profile(profile), device=str(device), seconds=round(float(seconds), 1))   # 0.1 s: a sum over stored units then reads the same in any order
     th = {k: list(v) if isinstance(v, (tuple, list)) else [">=", float(v)] for k, v in (thresholds or {}).items()}
     for k, (op, _) in th.items():
         if k not in flat: raise KeyError(f"threshold on '{k}', which the metrics do not contain")
