@@ -105,6 +105,8 @@ def run_experiment(tasks, # e.g. ("h",) or ("u", "h", "v")
 # %% ../../nbs/30_utr_stcnet.ipynb #ff61f87d
 def ridge_on_embeddings(X_train, y_train, X_val, y_val, X_test, alphas=(0.1, 1, 10, 100, 1000)):
     "Ridge on standardised embeddings; alpha chosen on the validation rows. Returns test predictions."
+    X_train, X_val, X_test = (np.asarray(x, dtype=np.float64) for x in (X_train, X_val, X_test))   # float32 solves of these
+    # near-collinear embeddings move R² by ~1e-4 between CPUs; in float64 a 1e-6 perturbation of the inputs moves it by ~1e-6
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
     sc = StandardScaler().fit(X_train)
