@@ -259,6 +259,28 @@ def test_model_card_from_fields():
     assert ["Architecture", "Training", "Files", "Data", "Evaluation", "Intended use", "Limits", "Use", "History"] == list(card.sections)
 
 
+
+def test_refresh_card_evaluation_rewrites_only_that_section(tmp_path):
+    (tmp_path / "MODEL_CARD.md").write_text("# c\n\n## Evaluation\n\nold text\n\n## Use\n\nrun it\n")
+    m = {"macro_auc": 0.87, "macro_aupr": 0.78, "folds": 10, "num_seeds": 3, "macro_auc_nested": 0.88, "nested_seeds": 1,
+         "macro_auc_logreg": 0.872, "macro_auc_logreg_sd": 0.0015}
+    assert G.refresh_card_evaluation(tmp_path, m) and not G.refresh_card_evaluation(tmp_path, m)
+    t = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "old text" not in t and "nested CV, 1 seed(s)): macro AUC 0.8800." in t and "0.8720 ± 0.0015" in t
+    assert t.startswith("# c\n\n## Evaluation") and t.endswith("## Use\n\nrun it\n")
+    (tmp_path / "MODEL_CARD.md").write_text("# c\n")
+    with pytest.raises(ValueError, match="no '## Evaluation' section"): G.refresh_card_evaluation(tmp_path, m)
+
+
+def test_shipped_card_gives_the_nested_number_of_the_store():
+    "The committed card quotes the nested CV and the baseline as the full-profile metrics file has them."
+    import json
+    root = Path(__file__).resolve().parents[1]
+    m = json.loads((root / "results/full/gtmaloc.metrics.json").read_text())
+    card = (root / "data/models/gtmaloc/MODEL_CARD.md").read_text()
+    assert f"macro AUC {m['macro_auc_nested']:.4f} ± {m['macro_auc_nested_sd']:.4f}" in card
+    assert f"macro AUC {m['macro_auc_logreg']:.4f} ± {m['macro_auc_logreg_sd']:.4f}" in card
+
 # ---- nested CV and the simple baseline (issue 15) --------------------------------------------------------------
 def test_nested_grid_covers_the_headline_choices():
     import rna_papers.gtmaloc.units as GU

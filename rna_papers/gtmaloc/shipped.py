@@ -16,7 +16,7 @@ from .data import CLASSES, GTMALocData
 from .model import GTMALocClassifier
 
 # %% auto #0
-__all__ = ['MODEL_NAME', 'normalise_mirna_id', 'load_shipped_model', 'predict_mirna', 'model_card', 'card_history', 'train_shipped_model']
+__all__ = ['MODEL_NAME', 'normalise_mirna_id', 'load_shipped_model', 'predict_mirna', 'card_evaluation', 'refresh_card_evaluation', 'model_card', 'card_history', 'train_shipped_model']
 
 # %% ../../nbs/10_gtmaloc.ipynb #6fc401ef
 MODEL_NAME = "models/gtmaloc"
@@ -61,17 +61,48 @@ def predict_mirna(mirna: str, # miRNA ID, e.g. "hsa-mir-21" (a -3p/-5p arm maps 
     out["known label"] = f["Y"][i] if f["has_label"][i] else "-"
     return out
 
+# %% ../../nbs/10_gtmaloc.ipynb #b6e0c2f4
+def card_evaluation(metrics: dict|None, # macro_auc, macro_aupr, folds, num_seeds; optional: macro_auc_nested (+ _sd,
+                    # nested_seeds, nested_chose_these, nested_outer_folds), macro_auc_logreg (+ _sd)
+                   ) -> str:
+    "The model card's Evaluation text: this pipeline's CV, and when known the nested CV and the logistic-regression baseline."
+    tail = "See the chapter's labelled-only cross-validation; predictions for the 901 training miRNAs are in-sample."
+    if not metrics: return tail
+    m, pm = metrics, lambda k: f"{m[k]:.4f}" + (f" ± {m[k + '_sd']:.4f}" if m.get(k + "_sd") is not None else "")
+    out = (f"Labelled-only {m['folds']}-fold CV of the same pipeline ({m.get('num_seeds', 1)} seed(s)): "
+           f"macro AUC {m['macro_auc']:.4f}, macro AUPR {m['macro_aupr']:.4f}.")
+    if m.get("macro_auc_nested") is not None:
+        out += (" Its inputs and settings were chosen while watching that CV. With the choice made by an inner CV on each "
+                f"outer training set instead (nested CV, {m.get('nested_seeds', 1)} seed(s)): macro AUC {pm('macro_auc_nested')}")
+        if m.get("nested_chose_these") is not None:
+            out += f"; that inner CV chose this model's inputs in {m['nested_chose_these']} of {m['nested_outer_folds']} outer folds"
+        out += "."
+    if m.get("macro_auc_logreg") is not None:
+        out += f" A logistic regression on simple per-miRNA features, same folds: macro AUC {pm('macro_auc_logreg')}."
+    return out + " " + tail
+
+def refresh_card_evaluation(folder: Path, # a model folder with a MODEL_CARD.md
+                            metrics: dict, # as for `card_evaluation`
+                           ) -> bool:
+    "Rewrite only the Evaluation section of `folder`'s card (weights untouched); True when the text changed."
+    p = Path(folder) / "MODEL_CARD.md"
+    if not p.exists(): raise ValueError(f"{p.name}: no model card in {Path(folder).name}")
+    lines, new = p.read_text().splitlines(), ["## Evaluation", "", card_evaluation(metrics), ""]
+    if "## Evaluation" not in lines: raise ValueError(f"{p.name}: no '## Evaluation' section")
+    i = lines.index("## Evaluation"); j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("## ")), len(lines))
+    out = "\n".join(lines[:i] + new + lines[j:]) + "\n"
+    if out == p.read_text(): return False
+    p.write_text(out); return True
+
+
 # %% ../../nbs/10_gtmaloc.ipynb #d24d62ef
 def model_card(config: dict, # the classifier's config (config.json)
                built_with: str = "", # how it was built, e.g. the profile's settings
-               metrics: dict|None = None, # labelled-only CV of the same pipeline: macro_auc, macro_aupr, folds, num_seeds
+               metrics: dict|None = None, # CV scores for the Evaluation section (`card_evaluation`)
                history: list[str] = (), # dated notes on the files
               ) -> ModelCard:
     "MODEL_CARD.md of the shipped classifier, from structured fields."
-    ev = "See the chapter's labelled-only cross-validation; predictions for the 901 training miRNAs are in-sample."
-    if metrics: ev = (f"Labelled-only {metrics['folds']}-fold CV of the same pipeline ({metrics.get('num_seeds', 1)} seed(s)): "
-                      f"macro AUC {metrics['macro_auc']:.4f}, macro AUPR {metrics['macro_aupr']:.4f}. " + ev)
-    c = config
+    ev, c = card_evaluation(metrics), config
     return ModelCard("GTMALoc classifier (rna_papers)",
         f"Multi-label miRNA subcellular localization over 7 compartments ({', '.join(CLASSES)}), "
         "trained on all 901 labelled miRNAs of `data/mirna_loc`.",
