@@ -81,17 +81,22 @@ def card_evaluation(metrics: dict|None, # macro_auc, macro_aupr, folds, num_seed
         out += f" A logistic regression on simple per-miRNA features, same folds: macro AUC {pm('macro_auc_logreg')}."
     return out + " " + tail
 
+def _card_section(lines: list, title: str):
+    "(first, end) line indices of the `## title` section in a card's `lines` (end: the next `## ` line), or None."
+    if f"## {title}" not in lines: return None
+    i = lines.index(f"## {title}")
+    return i, next((k for k in range(i + 1, len(lines)) if lines[k].startswith("## ")), len(lines))
+
 def refresh_card_evaluation(folder: Path, # a model folder with a MODEL_CARD.md
                             metrics: dict, # as for `card_evaluation`
                            ) -> bool:
     "Rewrite only the Evaluation section of `folder`'s card (weights untouched); True when the text changed."
     p = Path(folder) / "MODEL_CARD.md"
     if not p.exists(): raise ValueError(f"{p.name}: no model card in {Path(folder).name}")
-    lines, new = p.read_text().splitlines(), ["## Evaluation", "", card_evaluation(metrics), ""]
-    if "## Evaluation" not in lines: raise ValueError(f"{p.name}: no '## Evaluation' section")
-    i = lines.index("## Evaluation"); j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("## ")), len(lines))
-    out = "\n".join(lines[:i] + new + lines[j:]) + "\n"
-    if out == p.read_text(): return False
+    old = p.read_text(); lines = old.splitlines()
+    if (ij := _card_section(lines, "Evaluation")) is None: raise ValueError(f"{p.name}: no '## Evaluation' section")
+    out = "\n".join(lines[:ij[0]] + ["## Evaluation", "", card_evaluation(metrics), ""] + lines[ij[1]:]) + "\n"
+    if out == old: return False
     p.write_text(out); return True
 
 
@@ -129,11 +134,9 @@ def card_history(folder: Path, # a model folder
     "The bullets of the `## History` section of `folder`'s MODEL_CARD.md; [] when there is no card or no such section."
     p = Path(folder) / "MODEL_CARD.md"
     if not p.exists(): return []
-    out, inside = [], False
-    for line in p.read_text().splitlines():
-        if line.startswith("## "): inside = line.strip() == "## History"
-        elif inside and line.startswith("- "): out.append(line[2:])
-    return out
+    lines = p.read_text().splitlines()
+    if (ij := _card_section(lines, "History")) is None: return []
+    return [l[2:] for l in lines[ij[0] + 1:ij[1]] if l.startswith("- ")]
 
 # %% ../../nbs/10_gtmaloc.ipynb #cdd31a8e
 def train_shipped_model(X: np.ndarray, # (N, F) features of all IDs
