@@ -297,6 +297,7 @@ def summarise(df: pd.DataFrame, by=("dataset", "method")) -> pd.DataFrame:
     sd.loc[one[one].index] = df.groupby(by)[["auc", "aupr"]].std().loc[one[one].index]
     out = g.mean().round(4).join(sd.round(4).add_suffix("_sd"))
     out["folds"] = df.groupby(by).fold.count()
+    out["seeds"] = df.groupby(by).seed.nunique()                     # the seed rule: a call needs three
     return out
 
 

@@ -194,7 +194,7 @@ def summary(frame: pd.DataFrame, # from `unit_frame`
     "Mean ± sd (`summarise`) over the seeds complete for every method of a setting (its rows share their folds); empty when none is stored."
     f = frame[frame.complete.astype(bool)]
     for c, v in where.items(): f = f[f[c].isin(v if isinstance(v, (tuple, list)) else (v,))]
-    if not len(f): return pd.DataFrame(columns=["auc", "aupr", "auc_sd", "aupr_sd", "folds"])
+    if not len(f): return pd.DataFrame(columns=["auc", "aupr", "auc_sd", "aupr_sd", "folds", "seeds"])
     ctx = [c for c in by if c != "method"]                           # a setting: every grouping column but the method
     key = f[ctx].astype(str).agg("|".join, axis=1) if ctx else pd.Series("", index=f.index)
     own = f.groupby([key, f.method]).seed.agg(frozenset)            # complete seeds per setting and method

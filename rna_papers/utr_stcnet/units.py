@@ -207,14 +207,18 @@ def verdict(a: float, a_sd: float, b: float, b_sd: float, k: float = 2.0,
     return "tie" if abs(a - b) <= k * sd else ("higher" if a > b else "lower")
 
 # %% ../../nbs/30_utr_stcnet.ipynb #f65d8f38
-def best_by_val(sf: pd.DataFrame, experiment: str, task: str, kinds=("optimus", "framepool"), tasks: str|None = None):
+def best_by_val(sf: pd.DataFrame, experiment: str, task: str, kinds=("optimus", "framepool"), tasks: str|None = None,
+                require_all: bool = False, # None unless every one of `kinds` has a stored unit (else the "best" is of a subset)
+               ):
     "Of `kinds`, the one with the best mean validation R² on `task` (the strongest baseline, chosen without test rows)."
     d = sf[(sf.experiment == experiment) & (sf.task == task) & sf.variant.isin(kinds) & ((sf.tasks == tasks) if tasks else True)]
-    return d.groupby("variant").val_r2.mean().idxmax() if len(d) else None
+    if not len(d) or (require_all and set(d.variant) != set(kinds)): return None
+    return d.groupby("variant").val_r2.mean().idxmax()
 
 _slug = lambda s: s.replace("w/o ", "wo_").replace(" & ", "_").replace("-", "").replace("+", "").lower()
 
 def utr_metrics(sf: pd.DataFrame, # `scores_frame` of the chapter's units
+                mt_cnns: tuple = ("optimus", "framepool"), # the CNNs trained on U+H+V; the best of them once all are stored
                ) -> dict:
     "The chapter's metrics, means over seeds (NaN where no unit is stored): headline, baselines, LM rows, ablations, multi-task."
     def get(exp, task, variant, col="r2_mean", tasks=None):
@@ -236,7 +240,7 @@ def utr_metrics(sf: pd.DataFrame, # `scores_frame` of the chapter's units
     for a in ABLATIONS: m[f"ablation_{_slug(a)}_r2"] = get("ablation", "h", a)
     for ts in ("u+v", "u+h+v"):
         for t in ts.split("+"): m[f"multitask_{_slug(ts)}_{t}_r2"] = get("multitask", t, "stcnet", tasks=ts)
-    cnn = best_by_val(sf, "multitask", "h", tasks="u+h+v")
+    cnn = best_by_val(sf, "multitask", "h", kinds=mt_cnns, tasks="u+h+v", require_all=True)
     m["multitask_uhv_h_r2_cnn"] = get("multitask", "h", cnn, tasks="u+h+v") if cnn else float("nan")
     m["multitask_uhv_h_r2_minus_cnn"] = m["multitask_uhv_h_r2"] - m["multitask_uhv_h_r2_cnn"]
     return m
