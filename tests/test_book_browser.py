@@ -67,7 +67,9 @@ def _crawl() -> dict:
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts
+                   and "<body" in p.read_text(errors="replace"))    # not a redirect stub (the root index.html): it navigates away
+                                                                    # at once, so a script run on it can find no body
     report = {}
     try:
         for rel in pages:
