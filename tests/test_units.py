@@ -67,6 +67,31 @@ def test_two_runs_on_one_store_corrupt_nothing(tmp_path):
     assert not list(tmp_path.rglob("*.part"))
 
 
+_FIT = """
+import sys
+from rna_papers.core.units import make_unit, run_units
+u = make_unit("demo", "fit", "rna_papers.core.units:demo_fit_unit", {"epochs": 8, "sleep": 1.0}, seed=0)
+run_units([u], sys.argv[1], workers=0)
+"""
+
+
+def test_a_killed_unit_resumes_its_fit(tmp_path):
+    "A unit killed (SIGKILL) mid-fit resumes from its last checkpoint and stores exactly what a run never stopped stores."
+    u = make_unit("demo", "fit", "rna_papers.core.units:demo_fit_unit", {"epochs": 8, "sleep": 1.0}, seed=0)
+    ck = tmp_path / "a" / ".partial" / "demo" / unit_key(u) / "fit-0.pt"
+    p = subprocess.Popen([sys.executable, "-c", _FIT, str(tmp_path / "a")], env={**os.environ, "RNA_PAPERS_CHECKPOINT_EVERY": "0"})
+    t0 = time.time()
+    while not ck.exists() and p.poll() is None and time.time() - t0 < 120: time.sleep(0.2)
+    time.sleep(1.5); p.kill(); p.wait()                        # killed in epoch 2 or 3 of 8
+    assert ck.exists() and UnitStore(tmp_path / "a").get(u) is None
+    resumed = run_units([u], tmp_path / "a", workers=0); fresh = run_units([u], tmp_path / "b", workers=0)
+    (ra,), (rb,) = resumed.records.values(), fresh.records.values()
+    assert ra["resumed_fits"] == 1 and "resumed_fits" not in rb and ra["epochs"] == rb["epochs"] == 8
+    assert ra["metrics"] == rb["metrics"] and ra["seconds"] >= rb["seconds"] - 1     # counts the killed run's epochs too
+    np.testing.assert_array_equal(resumed.arrays(u)["w"], fresh.arrays(u)["w"])
+    assert not (tmp_path / "a" / ".partial" / "demo" / unit_key(u)).exists()       # removed once stored
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]

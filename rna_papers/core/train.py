@@ -4,10 +4,13 @@
 
 # %% ../../nbs/04_train.ipynb #6c1f961f
 from __future__ import annotations
-import copy
+import contextvars, copy, os, random, time, warnings
+from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -15,7 +18,7 @@ import sys
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['check_shape', 'to_device', 'default_forward', 'History', 'fit', 'predict']
+__all__ = ['check_shape', 'to_device', 'default_forward', 'History', 'checkpointing', 'checkpoint_seconds', 'fit', 'predict']
 
 # %% ../../nbs/04_train.ipynb #3e17aae6
 def check_shape(x, # tensor or array
@@ -47,6 +50,70 @@ class History:
     @property
     def frame(self) -> pd.DataFrame: return pd.DataFrame(self.rows)
 
+# %% ../../nbs/04_train.ipynb #c4e1a7b2
+_CKPT = contextvars.ContextVar("rna_papers_fit_checkpoints", default=None)
+
+@contextmanager
+def checkpointing(folder, # where the `fit` calls of this block keep their state
+                  every: float = 60.0, # seconds between saves within a fit (0: after every epoch)
+                  tag: str = "", # must match for a file to be resumed from (e.g. the code's sha256)
+                 ):
+    "Inside this block the i-th `fit` call saves its state to `folder/fit-i.pt` and resumes from that file when it exists."
+    state = {"folder": Path(folder), "every": every, "tag": tag, "n": 0, "resumed": 0, "t0": time.perf_counter(), "offset": 0.0}
+    state["last"] = state["t0"]                                 # time of the block's last save
+    token = _CKPT.set(state)
+    try: yield state
+    finally: _CKPT.reset(token)
+
+def checkpoint_seconds(state: dict) -> float:
+    "Seconds of work behind the block so far, counting what interrupted runs did before their last save."
+    return time.perf_counter() - state["t0"] + state["offset"]
+
+def _rngs(iters, put=None):
+    "Get (or, with `put`, set) every random state an epoch reads."
+    gens = [getattr(it, "generator", None) if isinstance(getattr(it, "generator", None), torch.Generator)
+            else getattr(it, "rng", None) if isinstance(getattr(it, "rng", None), np.random.Generator) else None for it in iters]
+    if put is None:
+        return {"py": random.getstate(), "np": np.random.get_state(), "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "its": [g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state if g is not None else None for g in gens]}
+    random.setstate(put["py"]); np.random.set_state(put["np"]); torch.set_rng_state(put["torch"])
+    if put["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(put["cuda"])
+    for g, s in zip(gens, put["its"]):
+        if isinstance(g, torch.Generator): g.set_state(s)
+        elif g is not None: g.bit_generator.state = s
+
+
+# %% ../../nbs/04_train.ipynb #d9f03b6e
+class _FitFile:
+    "The checkpoint of one `fit` call inside `checkpointing` (None outside one)."
+    def __init__(self, st, parts, iters): self.st, self.parts, self.iters = st, parts, iters
+    @classmethod
+    def next(cls, parts: dict, iters) -> "_FitFile|None":
+        st = _CKPT.get()
+        if st is None: return None
+        obj = cls(st, parts, iters); obj.path = st["folder"] / f"fit-{st['n']}.pt"; st["n"] += 1
+        return obj
+    def load(self) -> dict|None:
+        if not self.path.exists(): return None
+        s = torch.load(self.path, map_location="cpu", weights_only=False)
+        if s["tag"] != self.st["tag"]:
+            warnings.warn(f"{self.path.name}: written by other code (tag {s['tag'][:12]}), starting this fit afresh"); return None
+        for k, obj in self.parts.items():
+            if obj is not None: obj.load_state_dict(s["parts"][k])
+        _rngs(self.iters, put=s["rngs"]); self.st["resumed"] += 1
+        self.st["offset"] = s["seconds"] - (time.perf_counter() - self.st["t0"])
+        return s
+    def save(self, loop: dict, done: bool = False) -> None:
+        "Save if `every` s have passed since the block's last save (a fit not saved is re-run, identically, on resume)."
+        if time.perf_counter() - self.st["last"] < self.st["every"]: return
+        self.path.parent.mkdir(parents=True, exist_ok=True); tmp = self.path.with_suffix(f".{os.getpid()}.part")
+        torch.save({"tag": self.st["tag"], "done": done, "loop": loop, "rngs": _rngs(self.iters),
+                    "seconds": checkpoint_seconds(self.st),
+                    "parts": {k: o.state_dict() for k, o in self.parts.items() if o is not None}}, tmp)
+        os.replace(tmp, self.path); self.st["last"] = time.perf_counter()
+
+
 # %% ../../nbs/04_train.ipynb #5e7b1fdd
 def _epoch_loss(model, data_iter, loss_fn, forward, device, optimizer=None) -> float:
     total, n = 0.0, 0
@@ -74,14 +141,21 @@ def fit(model: nn.Module, # the network; trained in place
         desc: str = "train", # progress-bar label
         verbose: bool = True, # print one line of losses per epoch
        ) -> History:
-    "Train `model` with early stopping on `val_iter`; restores the best weights; returns the `History`."
+    "Train `model` with early stopping on `val_iter`; restores the best weights; returns the `History` (resumable inside `checkpointing`)."
     forward = forward or default_forward
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=lr_plateau)
              if lr_plateau is not None and val_iter is not None else None)
     hist, best, best_state, waited = History(), float("inf"), None, 0
-    for epoch in tqdm(range(1, num_epochs + 1), desc=desc, leave=False, disable=not verbose or not sys.stderr.isatty()):
+    ck = _FitFile.next({"model": model, "optimizer": optimizer, "sched": sched}, (train_iter, val_iter))
+    if ck is not None and (s := ck.load()) is not None:           # resume an interrupted (or replay a finished) fit
+        hist, (best, best_state, waited) = History(*s["loop"]["hist"]), s["loop"]["best"]
+        if s["done"]: return hist
+    loop = lambda: {"hist": (hist.rows, hist.best_epoch), "best": (best, best_state, waited)}
+    start = len(hist.rows) + 1
+    for epoch in tqdm(range(start, num_epochs + 1), desc=desc, leave=False, disable=not verbose or not sys.stderr.isatty()):
+        if ck is not None and epoch > start: ck.save(loop())
         model.train()
         row = {"epoch": epoch, "train_loss": _epoch_loss(model, train_iter, loss_fn, forward, device, optimizer)}
         if val_iter is not None:
@@ -98,6 +172,7 @@ def fit(model: nn.Module, # the network; trained in place
             waited += 1
             if patience is not None and waited >= patience: break
     if best_state is not None: model.load_state_dict(best_state)
+    if ck is not None: ck.save(loop(), done=True)
     return hist
 
 @torch.no_grad()

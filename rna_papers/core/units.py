@@ -4,7 +4,7 @@
 
 # %% ../../nbs/09a_units.ipynb #d1e2540e
 from __future__ import annotations
-import dataclasses, hashlib, importlib, io, json, os, subprocess, sys, time, traceback, uuid
+import dataclasses, hashlib, importlib, io, json, os, shutil, subprocess, sys, time, traceback, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +14,8 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'unique_labels', 'UnitStore', 'UnitContext', 'source_sha256',
-           'execute_unit', 'demo_unit', 'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note',
-           'provenance_table', 'default_store', 'spot_check', 'compare_stores']
+           'partial_dir', 'execute_unit', 'demo_unit', 'demo_fit_unit', 'UnitsFailed', 'RunReport', 'run_units',
+           'records_frame', 'missing_note', 'provenance_table', 'default_store', 'spot_check', 'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -191,6 +191,12 @@ def _commit() -> str:
     except (OSError, subprocess.SubprocessError): return "unknown"
 
 # %% ../../nbs/09a_units.ipynb #3038fa0f
+def partial_dir(u: Unit, # the unit
+                store_root, # its store
+               ) -> Path:
+    "Where a running unit keeps the checkpoints of its `fit` calls (removed once the unit is stored)."
+    return Path(store_root) / ".partial" / u.chapter / unit_key(u)
+
 def execute_unit(u: Unit, # the unit
                  device: str = "cpu", # device for the unit function
                  store_root: str|None = None, # the store (for `needs` artifacts)
@@ -198,22 +204,30 @@ def execute_unit(u: Unit, # the unit
                 ) -> dict:
     "Run `u.fn(u, ctx)` seeded with `u.seed`; return {'record', 'arrays', 'files'} (status 'ok' or 'failed' + traceback)."
     from rna_papers.core.profiles import seed_everything
+    from rna_papers.core.train import checkpointing
+    from contextlib import nullcontext
     import torch, rna_papers
     if threads: torch.set_num_threads(threads)
     t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device), "source_sha256": source_sha256(),
                                       "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads()}
+    ck = None
     try:
         mod, name = u.fn.split(":")
         fn = getattr(importlib.import_module(mod), name)
         seed_everything(u.seed)
-        out = fn(u, UnitContext(str(device), store_root)) or {}
+        every = float(os.environ.get("RNA_PAPERS_CHECKPOINT_EVERY", 60))              # seconds between saves in a fit
+        with (checkpointing(partial_dir(u, store_root), every, source_sha256()) if store_root else nullcontext()) as ck:
+            # with a store, a unit killed mid-run resumes its `fit` calls from their checkpoints
+            out = fn(u, UnitContext(str(device), store_root)) or {}
         rec = {**base, "status": "ok", "metrics": {k: float(v) for k, v in out.get("metrics", {}).items()},
                "info": out.get("info", {}), "epochs": out.get("epochs")}
         arrays, files = out.get("arrays") or {}, out.get("files") or {}
         json.dumps(rec)                                        # a record must be JSON: fail the unit, not the run
     except Exception:
         rec, arrays, files = {**base, "status": "failed", "traceback": _no_machine_paths(traceback.format_exc())}, {}, {}
-    rec["seconds"] = round(time.perf_counter() - t0, 3)
+    rec["seconds"] = round(time.perf_counter() - t0 + (ck["offset"] if ck else 0.0), 3)
+    if ck and ck["resumed"]: rec["resumed_fits"] = ck["resumed"]
+    if ck and rec["status"] == "ok": shutil.rmtree(partial_dir(u, store_root), ignore_errors=True)
     rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {"record": rec, "arrays": arrays, "files": files}
 
@@ -225,6 +239,22 @@ def demo_unit(u: Unit, ctx: UnitContext) -> dict:
     time.sleep(p.get("sleep", 0))
     x = np.random.rand(4)                                   # seeded by execute_unit: the same on every run
     return {"metrics": {"mean": x.mean()}, "arrays": {"x": x}, "epochs": p.get("epochs"), "info": {"pid": os.getpid()}}
+
+# %% ../../nbs/09a_units.ipynb #a6d2e4f1
+def demo_fit_unit(u: Unit, ctx: UnitContext) -> dict:
+    "A unit that trains (docs and tests of resuming): least squares by `core.train.fit`, `params['sleep']` s per epoch."
+    import torch
+    from rna_papers.core.train import fit
+    p = u.params; X = torch.randn(256, 4); y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(256)
+    batches = lambda rows: [{"inputs": X[rows][i:i + 32], "targets": y[rows][i:i + 32, None]} for i in range(0, len(rows), 32)]
+    tr, va = torch.randperm(256)[:192], torch.arange(256)[192:]
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Dropout(0.1), torch.nn.Linear(16, 1))
+    slow = lambda m, b: (time.sleep(p.get("sleep", 0) / 7), (m(b["inputs"]), b["targets"]))[1]   # 6 + 1 batches per epoch
+    h = fit(net, batches(tr), batches(va), loss_fn=torch.nn.functional.mse_loss, num_epochs=p.get("epochs", 5), lr=0.01,
+            forward=slow, verbose=False)
+    return {"metrics": {"best_val_loss": min(h.frame.val_loss)}, "epochs": len(h.rows),
+            "arrays": {"w": torch.cat([q.detach().flatten() for q in net.parameters()]).numpy()}}
+
 
 # %% ../../nbs/09a_units.ipynb #8c311917
 class UnitsFailed(RuntimeError):
