@@ -303,7 +303,8 @@ def test_new_units_come_after_the_stored_ones():
 
 
 @pytest.mark.parametrize("delta, sd, n, call", [(0.004, 0.003, 3, "tie"), (-0.01, 0.003, 3, "worse"),
-                                                (0.01, 0.003, 3, "better"), (0.01, 0.0, 1, "one seed: no call")])
+                                                (0.01, 0.003, 3, "better"), (0.01, 0.0, 1, "fewer than 3 seeds: no call"),
+                                                (0.05, 0.001, 2, "fewer than 3 seeds: no call")])
 def test_call_difference(delta, sd, n, call):
     from rna_papers.gtmaloc.units import call_difference
     assert call_difference(delta, sd, n) == call

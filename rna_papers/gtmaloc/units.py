@@ -17,7 +17,7 @@ from .network import mature_sequences
 from .protocol import PROFILES, modality_blocks, simple_features, stack_blocks
 
 # %% auto #0
-__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'candidates', 'candidate_label', 'mature_kmers', 'input_blocks', 'features_unit', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
+__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'MIN_SEEDS', 'NO_CALL', 'candidates', 'candidate_label', 'mature_kmers', 'input_blocks', 'features_unit', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
 
 # %% ../../nbs/10_gtmaloc.ipynb #d803eff4
 FN = "rna_papers.gtmaloc.units"
@@ -260,12 +260,15 @@ def nested_result(report: RunReport, # from `run_units`
     return {"table": mean_sd(means) if means else None, "choices": pd.DataFrame(rows), "n_seeds": len(means), "labels": labels}
 
 # %% ../../nbs/10_gtmaloc.ipynb #0ff728f8
+MIN_SEEDS = 3                                    # the book's rule: a comparison rests on at least 3 seeds
+NO_CALL = f"fewer than {MIN_SEEDS} seeds: no call"
+
 def call_difference(delta: float, # difference of two means over seeds
                     sd: float, # the larger of the two sds over seeds
                     n: int, # seeds behind each mean
                    ) -> str:
-    "'tie' when |delta| < 2 sd, else 'better' / 'worse' (the sign of delta); no call with fewer than two seeds."
-    if n < 2: return "one seed: no call"
+    "'tie' when |delta| < 2 sd, else 'better' / 'worse' (the sign of delta); `NO_CALL` with fewer than `MIN_SEEDS` seeds."
+    if n < MIN_SEEDS: return NO_CALL
     return "tie" if abs(delta) < 2 * sd else ("better" if delta > 0 else "worse")
 
 def ablation_table(report: RunReport, us: list, k: int, # fold count of the ablation CVs
