@@ -92,6 +92,13 @@ def test_a_killed_unit_resumes_its_fit(tmp_path):
     assert not (tmp_path / "a" / ".partial" / "demo" / unit_key(u)).exists()       # removed once stored
 
 
+def test_a_bad_checkpoint_setting_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNA_PAPERS_CHECKPOINT_EVERY", "1m")
+    with pytest.raises(ValueError, match="RNA_PAPERS_CHECKPOINT_EVERY must be a number of seconds >= 0, not '1m'"):
+        run_units(_units(no_fail=True), tmp_path, workers=0)
+    assert not (tmp_path / "demo").exists()                    # raised before anything ran
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]

@@ -59,7 +59,9 @@ def checkpointing(folder, # where the `fit` calls of this block keep their state
                   tag: str = "", # must match for a file to be resumed from (e.g. the code's sha256)
                  ):
     "Inside this block the i-th `fit` call saves its state to `folder/fit-i.pt` and resumes from that file when it exists."
-    state = {"folder": Path(folder), "every": every, "tag": tag, "n": 0, "resumed": 0, "t0": time.perf_counter(), "offset": 0.0}
+    if not every >= 0: raise ValueError(f"checkpointing: every must be a number of seconds >= 0, not {every!r}")
+    state = {"folder": Path(folder), "every": every, "tag": tag, "n": 0, "resumed": 0, "discarded": 0,
+             "t0": time.perf_counter(), "offset": 0.0, "failed_save": False}
     state["last"] = state["t0"]                                 # time of the block's last save
     token = _CKPT.set(state)
     try: yield state
@@ -75,10 +77,10 @@ def _rngs(iters, put=None):
             else getattr(it, "rng", None) if isinstance(getattr(it, "rng", None), np.random.Generator) else None for it in iters]
     if put is None:
         return {"py": random.getstate(), "np": np.random.get_state(), "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,   # never starts CUDA
                 "its": [g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state if g is not None else None for g in gens]}
     random.setstate(put["py"]); np.random.set_state(put["np"]); torch.set_rng_state(put["torch"])
-    if put["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(put["cuda"])
+    if put["cuda"] is not None: torch.cuda.set_rng_state_all(put["cuda"])
     for g, s in zip(gens, put["its"]):
         if isinstance(g, torch.Generator): g.set_state(s)
         elif g is not None: g.bit_generator.state = s
@@ -95,23 +97,30 @@ class _FitFile:
         obj = cls(st, parts, iters); obj.path = st["folder"] / f"fit-{st['n']}.pt"; st["n"] += 1
         return obj
     def load(self) -> dict|None:
+        "The saved state, restored into the parts and random states; None (and a warning) for no, foreign or unreadable files."
         if not self.path.exists(): return None
-        s = torch.load(self.path, map_location="cpu", weights_only=False)
-        if s["tag"] != self.st["tag"]:
-            warnings.warn(f"{self.path.name}: written by other code (tag {s['tag'][:12]}), starting this fit afresh"); return None
-        for k, obj in self.parts.items():
-            if obj is not None: obj.load_state_dict(s["parts"][k])
-        _rngs(self.iters, put=s["rngs"]); self.st["resumed"] += 1
+        try:
+            s = torch.load(self.path, map_location="cpu", weights_only=False)
+            if s["tag"] != self.st["tag"]: raise ValueError(f"written by other code or setup ({s['tag'][:40]})")
+            for k, obj in self.parts.items():
+                if obj is not None: obj.load_state_dict(s["parts"][k])
+            _rngs(self.iters, put=s["rngs"])
+        except Exception as e:                                   # a bad file must not fail the unit on every rerun
+            warnings.warn(f"{self.path.name}: {e}; starting this fit afresh"); self.st["discarded"] += 1; return None
+        self.st["resumed"] += 1
         self.st["offset"] = s["seconds"] - (time.perf_counter() - self.st["t0"])
         return s
     def save(self, loop: dict, done: bool = False) -> None:
-        "Save if `every` s have passed since the block's last save (a fit not saved is re-run, identically, on resume)."
-        if time.perf_counter() - self.st["last"] < self.st["every"]: return
-        self.path.parent.mkdir(parents=True, exist_ok=True); tmp = self.path.with_suffix(f".{os.getpid()}.part")
-        torch.save({"tag": self.st["tag"], "done": done, "loop": loop, "rngs": _rngs(self.iters),
-                    "seconds": checkpoint_seconds(self.st),
-                    "parts": {k: o.state_dict() for k, o in self.parts.items() if o is not None}}, tmp)
-        os.replace(tmp, self.path); self.st["last"] = time.perf_counter()
+        "Save when the fit ends, or mid-fit once `every` s have passed since the block's last save; a failed save only warns."
+        if self.st["failed_save"] or not done and time.perf_counter() - self.st["last"] < self.st["every"]: return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True); tmp = self.path.with_suffix(f".{os.getpid()}.part")
+            torch.save({"tag": self.st["tag"], "done": done, "loop": loop, "rngs": _rngs(self.iters),
+                        "seconds": checkpoint_seconds(self.st),
+                        "parts": {k: o.state_dict() for k, o in self.parts.items() if o is not None}}, tmp)
+            os.replace(tmp, self.path); self.st["last"] = time.perf_counter()
+        except OSError as e:
+            warnings.warn(f"cannot save {self.path.name} ({e}): this block stops checkpointing"); self.st["failed_save"] = True
 
 
 # %% ../../nbs/04_train.ipynb #5e7b1fdd

@@ -14,8 +14,9 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'unique_labels', 'UnitStore', 'UnitContext', 'source_sha256',
-           'partial_dir', 'execute_unit', 'demo_unit', 'demo_fit_unit', 'UnitsFailed', 'RunReport', 'run_units',
-           'records_frame', 'missing_note', 'provenance_table', 'default_store', 'spot_check', 'compare_stores']
+           'partial_dir', 'checkpoint_every', 'execute_unit', 'demo_unit', 'demo_fit_unit', 'UnitsFailed', 'RunReport',
+           'run_units', 'records_frame', 'missing_note', 'provenance_table', 'default_store', 'spot_check',
+           'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -197,10 +198,19 @@ def partial_dir(u: Unit, # the unit
     "Where a running unit keeps the checkpoints of its `fit` calls (removed once the unit is stored)."
     return Path(store_root) / ".partial" / u.chapter / unit_key(u)
 
+def checkpoint_every() -> float:
+    "Seconds between a fit's checkpoint saves: `$RNA_PAPERS_CHECKPOINT_EVERY`, default 60."
+    v = os.environ.get("RNA_PAPERS_CHECKPOINT_EVERY", "60")
+    try: s = float(v)
+    except ValueError: s = float("nan")
+    if not s >= 0: raise ValueError(f"RNA_PAPERS_CHECKPOINT_EVERY must be a number of seconds >= 0, not {v!r}")
+    return s
+
 def execute_unit(u: Unit, # the unit
                  device: str = "cpu", # device for the unit function
                  store_root: str|None = None, # the store (for `needs` artifacts)
                  threads: int|None = None, # torch threads in this process (1 when several CPU workers share a machine)
+                 resume: bool = True, # with a store: checkpoint the unit's fits and resume from their checkpoints
                 ) -> dict:
     "Run `u.fn(u, ctx)` seeded with `u.seed`; return {'record', 'arrays', 'files'} (status 'ok' or 'failed' + traceback)."
     from rna_papers.core.profiles import seed_everything
@@ -208,6 +218,7 @@ def execute_unit(u: Unit, # the unit
     from contextlib import nullcontext
     import torch, rna_papers
     if threads: torch.set_num_threads(threads)
+    every, tag = checkpoint_every(), f"{source_sha256()} {device} torch {torch.__version__}"   # a resume needs all three equal
     t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device), "source_sha256": source_sha256(),
                                       "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads()}
     ck = None
@@ -215,8 +226,7 @@ def execute_unit(u: Unit, # the unit
         mod, name = u.fn.split(":")
         fn = getattr(importlib.import_module(mod), name)
         seed_everything(u.seed)
-        every = float(os.environ.get("RNA_PAPERS_CHECKPOINT_EVERY", 60))              # seconds between saves in a fit
-        with (checkpointing(partial_dir(u, store_root), every, source_sha256()) if store_root else nullcontext()) as ck:
+        with (checkpointing(partial_dir(u, store_root), every, tag) if store_root and resume else nullcontext()) as ck:
             # with a store, a unit killed mid-run resumes its `fit` calls from their checkpoints
             out = fn(u, UnitContext(str(device), store_root)) or {}
         rec = {**base, "status": "ok", "metrics": {k: float(v) for k, v in out.get("metrics", {}).items()},
@@ -227,7 +237,7 @@ def execute_unit(u: Unit, # the unit
         rec, arrays, files = {**base, "status": "failed", "traceback": _no_machine_paths(traceback.format_exc())}, {}, {}
     rec["seconds"] = round(time.perf_counter() - t0 + (ck["offset"] if ck else 0.0), 3)
     if ck and ck["resumed"]: rec["resumed_fits"] = ck["resumed"]
-    if ck and rec["status"] == "ok": shutil.rmtree(partial_dir(u, store_root), ignore_errors=True)
+    if ck and ck["discarded"]: rec["discarded_checkpoints"] = ck["discarded"]
     rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {"record": rec, "arrays": arrays, "files": files}
 
@@ -316,13 +326,14 @@ def run_units(units: list, # `Unit`s (duplicates are run once)
               show_progress: bool = True, # progress bar on a terminal
              ) -> RunReport:
     "Run the units that are not stored yet on Dask, writing each record as soon as it finishes."
-    store = store if isinstance(store, UnitStore) else UnitStore(store)
+    store = store if isinstance(store, UnitStore) else UnitStore(store); checkpoint_every()   # a bad setting: one line, now
     t0, rep = time.perf_counter(), RunReport(store=store, labels=unique_labels(units))
     todo = {}
     for u in units:
         k = unit_key(u)
         if k in todo or k in rep.records: continue
         rec = None if recompute else store.get(u)
+        if rec is not None or recompute: shutil.rmtree(partial_dir(u, store.root), ignore_errors=True)  # stale checkpoints
         if rec is not None: rep.records[k] = rec; rep.cached.append(k)
         else: todo[k] = u
     if cached_only or not todo:
@@ -337,6 +348,7 @@ def _ready(u: Unit, rep: RunReport) -> bool: return all(k in rep.records for k i
 def _store_result(store, u, k, res, rep, bar):
     rec = dict(res["record"], commit=rep.commit)
     store.put(u, rec, res["arrays"], res["files"])
+    if rec["status"] == "ok": shutil.rmtree(partial_dir(u, store.root), ignore_errors=True)   # after the record is safe
     if rec["status"] == "ok": rep.records[k] = store.get(u); rep.computed.append(k)
     else: rep.failed[k] = (rep.labels.get(k, u.label), rec["traceback"].strip().splitlines()[-1])
     bar.update(1); bar.set_postfix(cached=len(rep.cached), done=len(rep.computed), failed=len(rep.failed))
@@ -451,7 +463,7 @@ def spot_check(u: Unit, # a stored unit to recompute from scratch
     store = store if isinstance(store, UnitStore) else UnitStore(store)
     rec = store.get(u)
     if rec is None: raise ValueError(f"unit {u.label} is not stored in {store.root}")
-    new = execute_unit(u, device, str(store.root.resolve()), threads=rec.get("host_threads"))["record"]
+    new = execute_unit(u, device, str(store.root.resolve()), threads=rec.get("host_threads"), resume=False)["record"]
     if new["status"] != "ok": raise RuntimeError(f"unit {u.label} failed on recompute: {new['traceback'].strip().splitlines()[-1]}")
     return {k: (v, new["metrics"].get(k), abs(v - new["metrics"].get(k, float("nan"))) <= atol) for k, v in rec["metrics"].items()}
 
