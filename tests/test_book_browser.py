@@ -93,8 +93,15 @@ _WAIT_JS = """
 const done = arguments[arguments.length - 1];
 const imgs = Array.from(document.images).map(i => i.complete ? Promise.resolve() :
     new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); }));
-const mj = (window.MathJax && MathJax.startup && MathJax.startup.promise) ? MathJax.startup.promise.then(() => 'ok', e => String(e))
-                                                                         : Promise.resolve(window.MathJax ? 'no startup' : 'absent');
+// MathJax's script is async: on a long page it may not have run yet when the load event fires, and window.MathJax is
+// then only the configuration object. Poll for its startup promise (up to 40 s) before calling it missing.
+const started = new Promise(r => { const t0 = Date.now(); (function poll() {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) return r(true);
+    if (!document.querySelector('script[src*="mathjax" i]')) return r(false);    // a page without math loads none
+    if (Date.now() - t0 > 40000) return r(false);
+    setTimeout(poll, 100); })(); });
+const mj = started.then(ok => ok ? MathJax.startup.promise.then(() => 'ok', e => String(e))
+                                 : (window.MathJax ? 'no startup' : 'absent'));
 Promise.all([mj, ...imgs]).then(r => done(r[0]));
 """
 
@@ -135,6 +142,8 @@ def _console(driver) -> list[str]:
 def _inspect(driver) -> dict:
     driver.set_script_timeout(60)
     state = driver.execute_async_script(_WAIT_JS)
+    if state == "no startup":               # MathJax's file did not arrive (a busy CI machine): load the page once more;
+        driver.refresh(); state = driver.execute_async_script(_WAIT_JS)     # a page that really lacks it fails again
     d = driver.execute_script(_INSPECT_JS); text, shown = d.pop("text"), d.pop("output_text")
     d["mathjax_startup"] = state
     # Traceback and NaN: in what the code showed (cell outputs, tables), not in prose or code that names them
