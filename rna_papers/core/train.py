@@ -135,6 +135,19 @@ def _epoch_loss(model, data_iter, loss_fn, forward, device, optimizer=None) -> f
         total, n = total + loss.item() * bs, n + bs
     return total / max(n, 1)
 
+def _run_epoch(model, train_iter, val_iter, loss_fn, forward, device, optimizer, sched, epoch: int) -> dict:
+    "One epoch: train, then (with `val_iter`) the validation loss and the plateau schedule's step -> the history row."
+    model.train()
+    row = {"epoch": epoch, "train_loss": _epoch_loss(model, train_iter, loss_fn, forward, device, optimizer)}
+    if val_iter is not None:
+        model.eval()
+        with torch.no_grad(): row["val_loss"] = _epoch_loss(model, val_iter, loss_fn, forward, device)
+        if sched is not None: sched.step(row["val_loss"])
+    row["lr"] = optimizer.param_groups[0]["lr"]
+    return row
+
+
+# %% ../../nbs/04_train.ipynb #e5a0b7c2
 def fit(model: nn.Module, # the network; trained in place
         train_iter: Iterable, # batches of training rows
         val_iter: Iterable|None = None, # batches of validation rows (carved from training rows)
@@ -165,13 +178,7 @@ def fit(model: nn.Module, # the network; trained in place
     start = len(hist.rows) + 1
     for epoch in tqdm(range(start, num_epochs + 1), desc=desc, leave=False, disable=not verbose or not sys.stderr.isatty()):
         if ck is not None and epoch > start: ck.save(loop())
-        model.train()
-        row = {"epoch": epoch, "train_loss": _epoch_loss(model, train_iter, loss_fn, forward, device, optimizer)}
-        if val_iter is not None:
-            model.eval()
-            with torch.no_grad(): row["val_loss"] = _epoch_loss(model, val_iter, loss_fn, forward, device)
-            if sched is not None: sched.step(row["val_loss"])
-        row["lr"] = optimizer.param_groups[0]["lr"]
+        row = _run_epoch(model, train_iter, val_iter, loss_fn, forward, device, optimizer, sched, epoch)
         hist.rows.append(row)
         if verbose: print(f"{desc} epoch {epoch:3d}  " + "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         if val_iter is None: continue
@@ -184,6 +191,8 @@ def fit(model: nn.Module, # the network; trained in place
     if ck is not None: ck.save(loop(), done=True)
     return hist
 
+
+# %% ../../nbs/04_train.ipynb #e5a0b7c4
 @torch.no_grad()
 def predict(model: nn.Module, # trained network
             data_iter: Iterable, # batches
@@ -194,3 +203,4 @@ def predict(model: nn.Module, # trained network
     forward = forward or default_forward
     model.to(device).eval()
     return torch.cat([forward(model, to_device(b, device))[0].detach().cpu() for b in data_iter])
+

@@ -14,9 +14,9 @@ from .data import DATA_DIR, MANIFEST, REPO_ROOT, sha256_file
 
 # %% auto #0
 __all__ = ['Unit', 'make_unit', 'data_fingerprint', 'unit_key', 'unique_labels', 'UnitStore', 'UnitContext', 'source_sha256',
-           'partial_dir', 'checkpoint_every', 'execute_unit', 'demo_unit', 'demo_fit_unit', 'UnitsFailed', 'RunReport',
-           'run_units', 'records_frame', 'missing_note', 'provenance_table', 'default_store', 'spot_check',
-           'compare_stores']
+           'code_sha256', 'partial_dir', 'checkpoint_every', 'execute_unit', 'demo_unit', 'demo_fit_unit',
+           'UnitsFailed', 'RunReport', 'run_units', 'records_frame', 'missing_note', 'provenance_table',
+           'default_store', 'spot_check', 'compare_stores']
 
 # %% ../../nbs/09a_units.ipynb #dc8c30d7
 def _jsonable(v):
@@ -159,21 +159,40 @@ class UnitContext:
         if rec is None: raise ValueError(f"unit {unit.label} is not stored in {st.root}: run it first")
         return st.file(rec, unit.chapter, name)
 
-_SOURCE_SHA: list = []
+
+# %% ../../nbs/09a_units.ipynb #a1f3c9e0
+_SOURCES: dict = {}
+
+def _sources() -> dict:
+    "Path (relative to the package) -> bytes of every `rna_papers/**/*.py`, read once per process."
+    if not _SOURCES:
+        import rna_papers
+        pkg = Path(rna_papers.__file__).parent
+        _SOURCES.update({p.relative_to(pkg).as_posix(): p.read_bytes() for p in sorted(pkg.rglob("*.py")) if "__pycache__" not in p.parts})
+    return _SOURCES
+
+def _sha(files: dict) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files): h.update(rel.encode()); h.update(files[rel])
+    return h.hexdigest()
 
 def source_sha256() -> str:
     "sha256 over the package's Python sources (path and bytes of every `rna_papers/**/*.py`): the code a record came from."
-    if not _SOURCE_SHA:
-        import rna_papers
-        pkg = Path(rna_papers.__file__).parent; h = hashlib.sha256()
-        for p in sorted(pkg.rglob("*.py")):
-            if "__pycache__" in p.parts: continue
-            h.update(p.relative_to(pkg).as_posix().encode()); h.update(p.read_bytes())
-        _SOURCE_SHA.append(h.hexdigest())
-    return _SOURCE_SHA[0]
+    return _sha(_sources())
 
-source_sha256()                     # at import: the hash of the code this process loaded, not of later edits
+def code_sha256(fn: str, # a unit function, "module:function"
+                files: dict|None = None, # path -> bytes (default: the package as loaded)
+               ) -> str:
+    "sha256 over the sources a unit function can run: the package less the generated index and the other chapters' packages."
+    files = _sources() if files is None else files
+    mod = fn.split(":")[0].split(".")
+    own = mod[1] if len(mod) > 2 else None                   # rna_papers.<package>.<module>
+    return _sha({r: b for r, b in files.items() if r != "_modidx.py" and ("/" not in r or r.split("/")[0] in ("core", own))})
 
+_sources()                          # at import: the code this process loaded, not later edits
+
+
+# %% ../../nbs/09a_units.ipynb #a1f3c9e2
 def _no_machine_paths(text: str) -> str:
     "A traceback with the checkout and the Python installation shown as relative paths."
     import site, sysconfig
@@ -206,6 +225,8 @@ def checkpoint_every() -> float:
     if not s >= 0: raise ValueError(f"RNA_PAPERS_CHECKPOINT_EVERY must be a number of seconds >= 0, not {v!r}")
     return s
 
+
+# %% ../../nbs/09a_units.ipynb #a1f3c9e4
 def execute_unit(u: Unit, # the unit
                  device: str = "cpu", # device for the unit function
                  store_root: str|None = None, # the store (for `needs` artifacts)
@@ -218,7 +239,7 @@ def execute_unit(u: Unit, # the unit
     from contextlib import nullcontext
     import torch, rna_papers
     if threads: torch.set_num_threads(threads)
-    every, tag = checkpoint_every(), f"{source_sha256()} {device} torch {torch.__version__}"   # a resume needs all three equal
+    every, tag = checkpoint_every(), f"{code_sha256(u.fn)} {device} torch {torch.__version__}"  # all three equal for a resume
     t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device), "source_sha256": source_sha256(),
                                       "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads()}
     ck = None
