@@ -172,9 +172,10 @@ def choose_C(X, Y, train, Cs, inner_k: int, inner_seed: int = 0) -> tuple[float,
     return max(auc, key=auc.get), auc
 
 def logreg_unit(u: Unit, ctx) -> dict:
-    "One outer fold of the logistic-regression baseline on `simple_features`: C by inner CV on the fold's training rows, refit on them, score the test rows."
+    "One outer fold of the logistic-regression baseline on `simple_features`: C by inner CV on the fold's training rows, refit on them, score the test rows. `rows`: 'labelled', or 'all' (the PMiSLocMF protocol: unlabelled miRNAs as all-negative rows, the folds of `cv_unit`)."
     p, d = u.params, load_gtmaloc_data()
-    rows = np.flatnonzero(d.has_label); X, Y = simple_features(d).to_numpy()[rows], d.Y[rows]
+    rows = np.flatnonzero(d.has_label) if p["rows"] == "labelled" else np.arange(len(d.ids))
+    X, Y = simple_features(d).to_numpy()[rows], d.Y[rows]
     split = multilabel_stratified_kfold(Y, p["k"], u.seed)[u.fold]
     C, inner = choose_C(X, Y, split.train, p["Cs"], p["inner_k"], p["inner_seed"])
     P = logreg_fit_predict(X, Y, split.train, split.test, C); sc = multilabel_scores(Y[split.test], P, CLASSES)
@@ -185,7 +186,7 @@ def logreg_unit(u: Unit, ctx) -> dict:
 # %% ../../nbs/10_gtmaloc.ipynb #73f178bc
 def units(profile: str, # "smoke" or "full"
          ) -> list:
-    "Every unit of the chapter, most important first: features, CV folds x seeds, PMiSLocMF, ablations (first seed), the logistic-regression baseline, the nested CV (per seed: inner CVs, then the candidates' outer folds), the ablations' other seeds, PMiSLocMF's other seeds."
+    "Every unit of the chapter, most important first: features, CV folds x seeds, PMiSLocMF, ablations (first seed), the logistic-regression baseline, the nested CV (per seed: inner CVs, then the candidates' outer folds), the ablations' other seeds, PMiSLocMF's other seeds, the logistic regression under the PMiSLocMF protocol."
     cfg = PROFILES[profile]
     feat = make_unit("gtmaloc", "features", f"{FN}:features_unit", {k: getattr(cfg, k) for k in FEATURE_SETTINGS},
                      data=("mirna_loc",))
@@ -207,6 +208,8 @@ def units(profile: str, # "smoke" or "full"
         out += [x for _, m, v in sorted(candidates(cfg), key=lambda c: c[1]) for x in cv("cv", v, K, s, "labelled", n_out)]
     out += [x for s in cfg.ablation_seeds[1:] for v in abl for x in cv("cv", v, K, s, "labelled")]
     if cfg.pmislocmf: out += [x for s in cfg.seeds[1:] for x in cv("pmislocmf", "full model", K, s, "all")]   # added last
+    if cfg.pmislocmf: out += [make_unit("gtmaloc", "pmislocmf", f"{FN}:logreg_unit", dict(inner, rows="all", Cs=cfg.logreg_Cs),
+                                        variant="logreg", seed=s, fold=f, data=("mirna_loc",)) for s in cfg.seeds for f in range(K)]
     seen = set()                                                     # a candidate's fold may also be a CV or ablation fold
     return [u for u in out if not (unit_key(u) in seen or seen.add(unit_key(u)))]
 
