@@ -17,7 +17,7 @@ from .network import mature_sequences
 from .protocol import PROFILES, modality_blocks, simple_features, stack_blocks
 
 # %% auto #0
-__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'MIN_SEEDS', 'NO_CALL', 'candidates', 'candidate_label', 'mature_kmers', 'input_blocks', 'features_unit', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
+__all__ = ['FN', 'FEATURE_SETTINGS', 'CLF_SETTINGS', 'ABLATIONS', 'ENSEMBLE', 'ONE_NET', 'VARIANTS', 'INPUT_LABELS', 'MIN_SEEDS', 'NO_CALL', 'candidates', 'candidate_label', 'mature_kmers', 'input_blocks', 'features_unit', 'unit_fold', 'cv_unit', 'member_scores', 'nested_inner_unit', 'logreg_fit_predict', 'choose_C', 'logreg_unit', 'units', 'cv_result', 'nested_result', 'call_difference', 'ablation_table']
 
 # %% ../../nbs/10_gtmaloc.ipynb #d803eff4
 FN = "rna_papers.gtmaloc.units"
@@ -113,14 +113,18 @@ def features_unit(u: Unit, ctx) -> dict:
             "info": {"gt_loss": {k: [float(x) for x in v] for k, v in curves.items()}}}
 
 # %% ../../nbs/10_gtmaloc.ipynb #2097f47d
+def unit_fold(u: Unit, d) -> tuple:
+    "`u`'s CV rows ('labelled' or 'all' miRNAs, `u.params['rows']`), their labels and `u`'s outer fold of them: one split for every kind of unit, so their folds agree."
+    rows = np.flatnonzero(d.has_label) if u.params["rows"] == "labelled" else np.arange(len(d.ids))
+    return rows, d.Y[rows], multilabel_stratified_kfold(d.Y[rows], u.params["k"], u.seed)[u.fold]
+
 def cv_unit(u: Unit, ctx) -> dict:
     "One fold of a k-fold CV: fit the classifier of `u.variant` on the fold's training rows, score its test rows."
     p, d = u.params, load_gtmaloc_data()
     inputs, keep, extra = VARIANTS[u.variant]
     X, dims = stack_blocks(input_blocks(d, ctx.need_arrays(u), inputs), list(keep) if keep else None)
-    rows = np.flatnonzero(d.has_label) if p["rows"] == "labelled" else np.arange(len(d.ids))
-    X, Y = X[rows], d.Y[rows].astype(np.float32)
-    split = multilabel_stratified_kfold(Y, p["k"], u.seed)[u.fold]       # the same folds as `cv_evaluate`
+    rows, Y, split = unit_fold(u, d)                                      # the same folds as `cv_evaluate`
+    X, Y = X[rows], Y.astype(np.float32)
     clf = GTMALocClassifier(dims, seed=u.seed, **{**{k: p[k] for k in CLF_SETTINGS}, **extra})
     P = clf.fit(X[split.train], Y[split.train], ctx.device).predict_proba(X[split.test])
     sc = multilabel_scores(Y[split.test], P, CLASSES)
@@ -141,8 +145,7 @@ def nested_inner_unit(u: Unit, ctx) -> dict:
     "Inner CV of one outer fold for input set `u.variant`: split the outer *training* rows again, fit an ensemble on each inner training part, score the inner held-out rows with the ensemble and with its first member (= the one-network model of the same seed)."
     p, d = u.params, load_gtmaloc_data()
     X, dims = stack_blocks(input_blocks(d, ctx.need_arrays(u), u.variant))
-    rows = np.flatnonzero(d.has_label); X, Y = X[rows], d.Y[rows].astype(np.float32)
-    tr = multilabel_stratified_kfold(Y, p["k"], u.seed)[u.fold].train       # the outer fold's test rows are never read
+    rows, Y, outer = unit_fold(u, d); X, Y, tr = X[rows], Y.astype(np.float32), outer.train   # the outer test rows are never read
     M, out = p["num_members"], {}
     for j, s in enumerate(multilabel_stratified_kfold(Y[tr], p["inner_k"], p["inner_seed"])):
         a, b = tr[s.train], tr[s.test]
@@ -174,9 +177,7 @@ def choose_C(X, Y, train, Cs, inner_k: int, inner_seed: int = 0) -> tuple[float,
 def logreg_unit(u: Unit, ctx) -> dict:
     "One outer fold of the logistic-regression baseline on `simple_features`: C by inner CV on the fold's training rows, refit on them, score the test rows. `rows`: 'labelled', or 'all' (the PMiSLocMF protocol: unlabelled miRNAs as all-negative rows, the folds of `cv_unit`)."
     p, d = u.params, load_gtmaloc_data()
-    rows = np.flatnonzero(d.has_label) if p["rows"] == "labelled" else np.arange(len(d.ids))
-    X, Y = simple_features(d).to_numpy()[rows], d.Y[rows]
-    split = multilabel_stratified_kfold(Y, p["k"], u.seed)[u.fold]
+    rows, Y, split = unit_fold(u, d); X = simple_features(d).to_numpy()[rows]
     C, inner = choose_C(X, Y, split.train, p["Cs"], p["inner_k"], p["inner_seed"])
     P = logreg_fit_predict(X, Y, split.train, split.test, C); sc = multilabel_scores(Y[split.test], P, CLASSES)
     return {"metrics": {**{f"{m}_{c}": float(sc.loc[c, m]) for c in sc.index for m in sc.columns}, "C": C,
