@@ -303,17 +303,20 @@ def test_predict_mrl_empty_input():
 
 @needs_model
 def test_length_warning_one_per_call():
+    lo, hi = json.loads((MODEL_DIR / "config.json").read_text())["length_range"]   # the shipped model's own bounds
+    assert 1 < lo < hi
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        y = U.predict_mrl(["ACGTACGTACGT", "A" * 50, "C" * 120, "G" * 24, "T" * 100, "A" * 25])
+        y = U.predict_mrl(["A" * (lo // 2), "A" * lo, "C" * (hi + 20), "G" * (lo - 1), "T" * hi, "A" * (lo + 1)])
     assert y.shape == (6,)
     got = [x for x in w if issubclass(x.category, InputWarning)]
     assert len(got) == 1, [str(x.message) for x in w]
     msg = str(got[0].message)
-    assert "outside 25–100 nt" in msg and "3 items: sequence 0 (12 nt), sequence 2 (120 nt), sequence 3 (24 nt)" in msg
+    assert f"outside {lo}–{hi} nt" in msg
+    assert f"3 items: sequence 0 ({lo // 2} nt), sequence 2 ({hi + 20} nt), sequence 3 ({lo - 1} nt)" in msg
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        U.predict_mrl(["A" * 50, "C" * 25, "G" * 100])     # inside the range: no warning
+        U.predict_mrl(["A" * lo, "C" * ((lo + hi) // 2), "G" * hi])     # inside the range: no warning
 
 
 @needs_model
