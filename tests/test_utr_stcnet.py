@@ -331,11 +331,15 @@ def test_length_bounds_come_from_the_model_folder(tmp_path):
 @needs_model
 def test_model_card_is_built_from_config():
     assert U.utr_model_card(U.load_shipped_model()).markdown() == (MODEL_DIR / "MODEL_CARD.md").read_text()
-    card = (MODEL_DIR / "MODEL_CARD.md").read_text()
-    for fact in ("FramePool-style CNN (rna_papers)", "251,529 parameters", "15660", "best epoch**: 8", "r2 0.787",
-                 "spearman 0.882", "rmse 0.559", "0.781 over 3 seeds",
-                 "training mean 5.605", "25–100 nt"):
-        assert fact in card, fact
+    card, cfg = (MODEL_DIR / "MODEL_CARD.md").read_text(), json.loads((MODEL_DIR / "config.json").read_text())
+    tr, sc, sel, (lo, hi) = cfg["training"], cfg["test_scores"], cfg["selection"], cfg["length_range"]
+    n = sum(p.numel() for p in U.load_shipped_model().net.parameters())
+    for fact in (f"{tr['network']} (rna_papers)", f"{n:,} parameters", f"training rows**: {tr['n_train']}",
+                 f"best epoch**: {tr['best_epoch']}", f"r2 {sc['r2']:.3f}", f"spearman {sc['spearman']:.3f}",
+                 f"rmse {sc['rmse']:.3f}", f"{sel['val_r2']:.3f} over {sel['seeds']} seeds",
+                 f"training mean {cfg['mean'][cfg['tasks'].index('h')]:.3f}", f"outside {lo}–{hi} nt"):
+        assert fact in card, fact                            # the facts a reader needs, each from config.json
+    assert sel["seeds"] >= sel["min_seeds"] == 3 and tr["network"] == sel["candidates"][0]   # chosen on 3+ seeds
 
 
 @needs_model
