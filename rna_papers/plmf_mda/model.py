@@ -27,7 +27,7 @@ from .features import (NUCLEOTIDES, NUM_ATOM_FEATURES, mirna_tokens, mol_graph, 
                                           plm_fingerprints)
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'MultiScaleCNN', 'DrugGCN', 'gcn_normed', 'PLMProjection', 'MultiHeadCrossAttention', 'masked_mean', 'CrossModalAttentionFusion', 'ModelConfig', 'PLMFMDANet', 'PLMFMDA']
+__all__ = ['HEADS', 'ABLATIONS', 'MultiScaleCNN', 'DrugGCN', 'gcn_normed', 'PLMProjection', 'MultiHeadCrossAttention', 'masked_mean', 'CrossModalAttentionFusion', 'ModelConfig', 'PLMFMDANet', 'PLMFMDA']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5107f717
 class MultiScaleCNN(nn.Module):
@@ -195,6 +195,7 @@ class ModelConfig:
     dropout: float = 0.2        # encoder / predictor dropout
     attn_dropout: float = 0.1   # dropout on attention weights
     fusion: str = "vector"      # "vector": one token per view (paper); "token": token-level attention
+    head: str = "concat"        # predictor input: "concat" [Z_m || Z_r] (paper); "interaction" adds Z_m * Z_r
     use_plm_mirna: bool = True  # RNA language-model view of the miRNA
     use_plm_drug: bool = True   # SMILES language-model view of the drug
     use_cnn: bool = True        # multi-scale CNN view of the miRNA
@@ -205,6 +206,7 @@ class ModelConfig:
     smiles_lm_path: str|None = None # None: package stand-in; else ChemBERTa folder
     lm_fingerprints: str = ""       # sha256 prefixes of the LM weights the network was trained with
 
+HEADS = ("concat", "interaction")   # the paper's first (a tie in the design study keeps it)
 ABLATIONS = { # fig. 4 / Table 2 names -> switches
     "PLMF-MDA": {}, "w/o-PLMM": dict(use_plm_mirna=False), "w/o-PLMD": dict(use_plm_drug=False),
     "w/o-MCNN": dict(use_cnn=False), "w/o-GCN": dict(use_gcn=False),
@@ -223,6 +225,7 @@ class PLMFMDANet(nn.Module):
         c, d = config, config.dim
         if not (c.use_plm_mirna or c.use_cnn) or not (c.use_plm_drug or c.use_gcn):
             raise ValueError("each side needs at least one view (PLM or intrinsic encoder)")
+        if c.head not in HEADS: raise ValueError(f"head must be one of {HEADS}, not {c.head!r}")
         self.config = c
         self.cnn = MultiScaleCNN(d, c.kernels, dropout=c.dropout) if c.use_cnn else None
         self.gcn = DrugGCN(NUM_ATOM_FEATURES, d, d, dropout=c.dropout) if c.use_gcn else None
@@ -230,7 +233,7 @@ class PLMFMDANet(nn.Module):
         self.smiles_proj = PLMProjection(c.smiles_dim, d, c.dropout) if c.use_plm_drug else None
         both = lambda a, b: CrossModalAttentionFusion(d, c.heads, c.attn_dropout) if a and b else None
         self.fuse_mirna, self.fuse_drug = both(c.use_plm_mirna, c.use_cnn), both(c.use_plm_drug, c.use_gcn)
-        self.predictor = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(d, 1))
+        self.predictor = nn.Sequential(nn.Linear((2 + (c.head == "interaction")) * d, d), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(d, 1))
 
     def _view(self, proj, plm, tok):
         "PLM view: (U, d) vector, or (U, L, d) tokens + mask."
@@ -272,7 +275,8 @@ def encode_drug(self: PLMFMDANet, batch) -> torch.Tensor:
 def forward(self: PLMFMDANet, batch) -> torch.Tensor:
     zm = self.encode_mirna(batch)[batch["m_inv"]]      # (B, d)
     zr = self.encode_drug(batch)[batch["d_inv"]]       # (B, d)
-    return self.predictor(torch.cat([zm, zr], 1)).squeeze(-1)  # (B,) logits
+    z = [zm, zr, zm * zr] if self.config.head == "interaction" else [zm, zr]
+    return self.predictor(torch.cat(z, 1)).squeeze(-1)  # (B,) logits
 
 # %% ../../nbs/20_plmf_mda.ipynb #fc6547e7
 class PLMFMDA:

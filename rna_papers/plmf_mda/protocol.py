@@ -17,7 +17,7 @@ from .data import MDADataset, load_author_cold
 from .model import ABLATIONS, ModelConfig, PairFeatures, PLMFMDA, feats_dim
 
 # %% auto #0
-__all__ = ['PROFILES', 'THRESHOLDS', 'SCHEMES', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PAPER_CASE', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'rewire_negatives', 'dp_negatives', 'labelled_split', 'fold_split', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_split', 'top_table', 'case_study', 'cv_table', 'summarise']
+__all__ = ['PROFILES', 'THRESHOLDS', 'SCHEMES', 'CASE_DRUGS', 'PAPER', 'PAPER_COLD', 'PAPER_CASE', 'PLMFProfile', 'sample_negatives', 'cv_protocol', 'rewire_negatives', 'dp_negatives', 'labelled_split', 'fold_split', 'inner_split', 'cold_split', 'author_cold_split', 'run_pairs', 'cv_scores', 'case_split', 'top_table', 'case_study', 'cv_table', 'summarise']
 
 # %% ../../nbs/20_plmf_mda.ipynb #51690db1
 @dataclass(frozen=True)
@@ -176,6 +176,20 @@ def fold_split(ds: MDADataset, # benchmark
     if scheme == "dp": return labelled_split(tr_pos, tr_neg, te_pos, te_neg, dp_test_neg=te_neg, dp_info=info)
     return dict(train_pairs=pairs[s.train], train_labels=labels[s.train], test_pairs=pairs[s.test],
                 test_labels=labels[s.test], dp_test_neg=te_neg, dp_info=info)
+
+# %% ../../nbs/20_plmf_mda.ipynb #a1b2c3d4
+def inner_split(ds: MDADataset, # benchmark
+                k: int = 5, seed: int = 0, fold: int = 0,
+                frac: float = 0.2, # share of the outer fold's training positives held out for validation
+               ) -> dict:
+    "Inner training / validation pairs (dp negatives) carved from fold `fold`'s training positives; its test pairs never enter."
+    sp = fold_split(ds, "dp", k, seed, fold)
+    pos = sp["train_pairs"][sp["train_labels"] == 1]
+    perm = np.random.default_rng(seed * 1000 + fold + 500).permutation(len(pos)); nv = int(round(frac * len(pos)))
+    known = ds.matrix().copy(); known[sp["test_pairs"][:, 0], sp["test_pairs"][:, 1]] = True   # outer test pairs: never drawn
+    ntr, nva, info = dp_negatives(known, pos[perm[nv:]], pos[perm[:nv]], seed * 1000 + fold + 700)
+    return labelled_split(pos[perm[nv:]], ntr, pos[perm[:nv]], nva, dp_info=info)
+
 
 # %% ../../nbs/20_plmf_mda.ipynb #0f265ba4
 def cold_split(ds: MDADataset, # benchmark

@@ -16,12 +16,12 @@ from ..core.metrics import binary_scores
 from ..core.units import RunReport, Unit, make_unit, unit_key
 from .baselines import run_degree, run_gbm, run_graphdta
 from .data import MDADataset, load_mirna_drug
-from .model import ABLATIONS, ModelConfig, PLMFMDA, feats_dim
+from .model import ABLATIONS, HEADS, ModelConfig, PLMFMDA, feats_dim
 from .protocol import (CASE_DRUGS, PROFILES, author_cold_split, case_split, cold_split, fold_split,
-                                          run_pairs, summarise)
+                                          inner_split, run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'units', 'unit_frame', 'summary']
+__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -48,6 +48,7 @@ def unit_split(u: Unit, ds: MDADataset) -> dict:
     "The split a unit trains and tests on, from its settings: a CV fold, a cold-start split, the authors' files, a case."
     p = u.params
     if p["protocol"] == "cv": return fold_split(ds, p["scheme"], p["k"], u.seed, u.fold)
+    if p["protocol"] == "inner": return inner_split(ds, p["k"], u.seed, u.fold)         # the design study (dp only)
     if p["protocol"] == "cold": return cold_split(ds, p["kind"], seed=u.seed, scheme=p["scheme"])
     if p["protocol"] == "authors": return author_cold_split(p["kind"])
     if p["protocol"] == "case": return case_split(ds, p["drug"], p["scheme"], u.seed)
@@ -145,6 +146,10 @@ def units(profile: str, # "smoke" or "full"
             run(exp, v, ds, seed, f, epochs, config, protocol="cv", scheme=scheme, k=cfg.folds)
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):                  # main CV: seed 0 first, then the others
         cv("cv", ("baselines", "PLMF-MDA"), seeds, cfg.schemes, ("MDR", "MDS"), cfg.run_folds, cfg.num_epochs)
+    for ds, f in product(cfg.side_datasets, range(cfg.run_folds)):   # design study: each outer fold's inner validation
+        for v, h in (("baselines", None), *((f"head={h}", h) for h in HEADS)):
+            run("design", v, ds, cfg.seeds[0], f, cfg.num_epochs, {"head": h}, protocol="inner", scheme="dp", k=cfg.folds)
+    cv("design", ("head=interaction",), cfg.seeds, ("dp",), cfg.side_datasets, cfg.run_folds, cfg.num_epochs, {"head": "interaction"})
     for seed, scheme, ds, kind, v in product(cfg.cold_seeds, cfg.schemes, ("MDR", "MDS"), ("drug", "mirna"), ("baselines", "PLMF-MDA")):
         run("cold", v, ds, seed, -1, cfg.side_epochs, protocol="cold", scheme=scheme, kind=kind)
         if scheme == "paper" and ds == "MDS": run("cold", v, ds, seed, -1, cfg.side_epochs, protocol="authors", scheme=scheme, kind=kind)
@@ -200,3 +205,27 @@ def summary(frame: pd.DataFrame, # from `unit_frame`
     own = f.groupby([key, f.method]).seed.agg(frozenset)            # complete seeds per setting and method
     common = {k: frozenset.intersection(*s) or frozenset.union(*s) for k, s in own.groupby(level=0)}  # none shared: each its own
     return summarise(f[[s in common[k] for k, s in zip(key, f.seed)]], by)
+
+# %% ../../nbs/20_plmf_mda.ipynb #d35a9e01
+DESIGN = "chosen on validation"   # the design study's method: per outer fold, the head with the higher inner-validation AUC
+
+def design_choice(frame: pd.DataFrame, # from `unit_frame`
+                 ) -> pd.DataFrame:
+    "Per dataset and outer fold with every head stored: inner-validation AUC of each head and of the baselines, and the head chosen (a tie keeps the paper's)."
+    f = frame[(frame.experiment == "design") & (frame.protocol == "inner")]
+    heads = [f"head={h}" for h in HEADS]
+    t = f.pivot_table(index=["dataset", "fold"], columns="method", values="auc") if len(f) else pd.DataFrame()
+    if not set(heads) <= set(t.columns): return pd.DataFrame(columns=[*heads, "chosen"])
+    t = t.dropna(subset=heads).copy()
+    t["chosen"] = t[heads].idxmax(axis=1)                          # idxmax keeps the first (the paper's) on a tie
+    return t
+
+def design_rows(frame: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
+    "`unit_frame` rows of the design chosen on validation: per dataset, seed and outer fold, the chosen head's test AUC (the paper's head: the main CV's PLMF-MDA unit); `complete` when a seed has every fold."
+    cv = frame[(frame.protocol == "cv") & (frame.scheme == "dp") & frame.experiment.isin(["cv", "design"])]
+    parts = [cv[(cv.dataset == n) & (cv.fold == f) & (cv.method == ("PLMF-MDA" if h == "head=concat" else h))
+                & (cv.experiment == ("cv" if h == "head=concat" else "design"))] for (n, f), h in choice.chosen.items()]
+    r = pd.concat(parts) if parts else frame.iloc[:0]
+    r = r.assign(method=DESIGN, experiment="design")
+    nf = r.groupby(["dataset", "seed"]).fold.transform("nunique") if len(r) else r.fold
+    return r.assign(complete=nf == frame[frame.experiment == "cv"].fold.max() + 1)
