@@ -514,6 +514,23 @@ def test_degree_score_near_chance_under_dp(name):
         assert auc["paper"] > 0.85, (fold, auc)
 
 
+def test_inner_split_never_reads_the_outer_test_fold():
+    "The design study's validation pairs come from the outer fold's training positives only, with their own dp negatives."
+    ds = P.load_mirna_drug("MDR"); A = ds.matrix()
+    outer, inner = P.fold_split(ds, "dp", 5, seed=0, fold=3), P.inner_split(ds, 5, seed=0, fold=3)
+    pairs = lambda sp: {tuple(p) for side in ("train", "test") for p in sp[f"{side}_pairs"].tolist()}
+    assert not pairs(inner) & {tuple(p) for p in outer["test_pairs"].tolist()}
+    ipos = np.vstack([_side(inner, "train", 1), _side(inner, "test", 1)])
+    assert sorted(map(tuple, ipos.tolist())) == sorted(map(tuple, _side(outer, "train", 1).tolist()))
+    assert abs(len(_side(inner, "test", 1)) - 0.2 * len(ipos)) <= 1
+    for side in ("train", "test"):
+        neg, pos = _side(inner, side, 0), _side(inner, side, 1)
+        assert not A[neg[:, 0], neg[:, 1]].any()
+        np.testing.assert_array_equal(np.bincount(neg[:, 1], minlength=ds.n_drug), np.bincount(pos[:, 1], minlength=ds.n_drug))
+    s = P.run_degree(ds, inner["train_pairs"], inner["train_labels"], inner["test_pairs"])
+    assert abs(binary_scores(inner["test_labels"], s)["auc"] - 0.5) <= 0.05           # popularity is no help there either
+
+
 @pytest.mark.parametrize("kind", ["drug", "mirna"])
 def test_cold_dp_keeps_held_out_entities(kind):
     ds = P.load_mirna_drug("MDS"); col = 1 if kind == "drug" else 0
@@ -532,7 +549,7 @@ def test_units_cover_the_protocol():
         assert len({unit_key(u) for u in us}) == len(us)                          # unique keys
         assert all(u.data == ("mirna_drug",) for u in us)
     exps = lambda us: {u.experiment for u in us}
-    assert exps(full) == exps(smoke) == {"cv", "cold", "ablation", "case", "param", "token", "graphdta"}
+    assert exps(full) == exps(smoke) == {"cv", "design", "cold", "ablation", "case", "param", "token", "graphdta"}
     pick = lambda us, **kw: [u for u in us if all((getattr(u, k, None) if k in ("experiment", "variant", "dataset") else u.params.get(k)) == v
                                                  for k, v in kw.items())]
     # main CV: 3 seeds x 5 folds x both datasets x both schemes, PLMF-MDA and the baselines on the same folds
@@ -544,6 +561,14 @@ def test_units_cover_the_protocol():
            {(s, k, d) for s in ("paper", "dp") for k in ("drug", "mirna") for d in ("MDR", "MDS")}
     assert {u.params["drug"] for u in pick(full, experiment="case")} == {"DB01248", "DB00317"}
     assert len(pick(full, experiment="param")) == (3 + 5) * 2 * 5
+    # design study: per dataset and outer fold, both heads and the baselines on inner validation pairs (seed 0, dp),
+    # and the candidate head on every outer fold of the main CV's seeds
+    inner = pick(full, experiment="design", protocol="inner")
+    assert {(u.dataset, u.fold, u.variant, u.seed, u.params["scheme"]) for u in inner} == \
+           {(d, f, v, 0, "dp") for d in ("MDR", "MDS") for f in range(5) for v in ("baselines", "head=concat", "head=interaction")}
+    assert len(inner) == 30 and all(u.params.get("config", {"head": None}).get("head") in P.HEADS for u in inner if u.variant != "baselines")
+    outer = pick(full, experiment="design", protocol="cv")
+    assert len(outer) == 3 * 5 * 2 and {u.params["scheme"] for u in outer} == {"dp"} and {u.variant for u in outer} == {"head=interaction"}
     # order: the first seed of the main CV first, GraphDTA-style last
     first = [u for u in full if u.experiment == "cv" and u.seed == 0]
     assert full[:len(first)] == first and full[-1].variant == "GraphDTA-style"
@@ -571,6 +596,7 @@ def toy_units(monkeypatch):
     ("model_unit", "PLMF-MDA", {"scheme": "paper", "config": {"dim": 8}}, {"auc", "aupr", "on_dp_auc", "on_dp_aupr"}),
     ("model_unit", "w/o-GCN", {"scheme": "dp", "config": {"dim": 8}}, {"auc", "aupr"}),
     ("model_unit", "GraphDTA-style", {"scheme": "dp", "config": {}}, {"auc", "aupr"}),
+    ("model_unit", "head=interaction", {"scheme": "dp", "protocol": "inner", "config": {"dim": 8, "head": "interaction"}}, {"auc", "aupr"}),
     ("baseline_unit", "baselines", {"scheme": "paper", "gbm_iter": 5},
      {f"{m}_{k}" for m in ("degree", "gbm") for k in ("auc", "aupr", "on_dp_auc", "on_dp_aupr")}),
 ])
@@ -580,7 +606,7 @@ def test_unit_fn_runs_at_toy_size(toy_units, fn, variant, extra, keys):
     out = execute_unit(u, "cpu")
     assert out["record"]["status"] == "ok", out["record"].get("traceback")
     assert set(out["record"]["metrics"]) == keys
-    n = len(P.fold_split(toy_units, extra["scheme"], 4, 0, 1)["test_pairs"])
+    n = len(U.unit_split(u, toy_units)["test_pairs"])
     arr = out["arrays"]; a = arr["scores"] if "scores" in arr else arr["degree"]
     assert len(a) == n and a.dtype.kind == "f" and len(arr["labels"]) == n
     assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]     # seeded: the same record twice
