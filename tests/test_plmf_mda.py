@@ -561,14 +561,16 @@ def test_units_cover_the_protocol():
            {(s, k, d) for s in ("paper", "dp") for k in ("drug", "mirna") for d in ("MDR", "MDS")}
     assert {u.params["drug"] for u in pick(full, experiment="case")} == {"DB01248", "DB00317"}
     assert len(pick(full, experiment="param")) == (3 + 5) * 2 * 5
-    # design study: per dataset and outer fold, both heads and the baselines on inner validation pairs (seed 0, dp),
-    # and the candidate head on every outer fold of the main CV's seeds
+    # design study: per seed, dataset and outer fold (the seeds partition differently), both heads and the baselines on
+    # that fold's inner validation pairs (dp), and the candidate head on every outer fold of the main CV
     inner = pick(full, experiment="design", protocol="inner")
-    assert {(u.dataset, u.fold, u.variant, u.seed, u.params["scheme"]) for u in inner} == \
-           {(d, f, v, 0, "dp") for d in ("MDR", "MDS") for f in range(5) for v in ("baselines", "head=concat", "head=interaction")}
-    assert len(inner) == 30 and all(u.params.get("config", {"head": None}).get("head") in P.HEADS for u in inner if u.variant != "baselines")
+    assert {(u.dataset, u.seed, u.fold, u.variant, u.params["scheme"]) for u in inner} == \
+           {(d, s, f, v, "dp") for d in ("MDR", "MDS") for s in range(3) for f in range(5) for v in ("baselines", "head=concat", "head=interaction")}
+    assert len(inner) == 90 and all(u.params["config"]["head"] == u.variant.removeprefix("head=") for u in inner if u.variant != "baselines")
     outer = pick(full, experiment="design", protocol="cv")
-    assert len(outer) == 3 * 5 * 2 and {u.params["scheme"] for u in outer} == {"dp"} and {u.variant for u in outer} == {"head=interaction"}
+    main = {(u.dataset, u.seed, u.fold) for u in pick(full, experiment="cv", variant="PLMF-MDA", scheme="dp")}
+    assert {(u.dataset, u.seed, u.fold) for u in outer} == main and len(outer) == 30      # the main CV's dp folds, each once
+    assert {u.variant for u in outer} == {"head=interaction"} and all(u.params["config"] == {"head": "interaction"} for u in outer)
     # order: the first seed of the main CV first, GraphDTA-style last
     first = [u for u in full if u.experiment == "cv" and u.seed == 0]
     assert full[:len(first)] == first and full[-1].variant == "GraphDTA-style"

@@ -146,9 +146,9 @@ def units(profile: str, # "smoke" or "full"
             run(exp, v, ds, seed, f, epochs, config, protocol="cv", scheme=scheme, k=cfg.folds)
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):                  # main CV: seed 0 first, then the others
         cv("cv", ("baselines", "PLMF-MDA"), seeds, cfg.schemes, ("MDR", "MDS"), cfg.run_folds, cfg.num_epochs)
-    for ds, f in product(cfg.side_datasets, range(cfg.run_folds)):   # design study: each outer fold's inner validation
-        for v, h in (("baselines", None), *((f"head={h}", h) for h in HEADS)):
-            run("design", v, ds, cfg.seeds[0], f, cfg.num_epochs, {"head": h}, protocol="inner", scheme="dp", k=cfg.folds)
+    for seed, ds, f in product(cfg.seeds, cfg.side_datasets, range(cfg.run_folds)):   # design study: inner validation of
+        for v, h in (("baselines", None), *((f"head={h}", h) for h in HEADS)):           # every outer fold (folds differ by seed)
+            run("design", v, ds, seed, f, cfg.num_epochs, {"head": h}, protocol="inner", scheme="dp", k=cfg.folds)
     cv("design", ("head=interaction",), cfg.seeds, ("dp",), cfg.side_datasets, cfg.run_folds, cfg.num_epochs, {"head": "interaction"})
     for seed, scheme, ds, kind, v in product(cfg.cold_seeds, cfg.schemes, ("MDR", "MDS"), ("drug", "mirna"), ("baselines", "PLMF-MDA")):
         run("cold", v, ds, seed, -1, cfg.side_epochs, protocol="cold", scheme=scheme, kind=kind)
@@ -211,21 +211,22 @@ DESIGN = "chosen on validation"   # the design study's method: per outer fold, t
 
 def design_choice(frame: pd.DataFrame, # from `unit_frame`
                  ) -> pd.DataFrame:
-    "Per dataset and outer fold with every head stored: inner-validation AUC of each head and of the baselines, and the head chosen (a tie keeps the paper's)."
+    "Per dataset, seed and outer fold with every head stored: inner-validation AUC of each head and of the baselines, and the head chosen (higher AUC; an exact tie keeps the paper's)."
     f = frame[(frame.experiment == "design") & (frame.protocol == "inner")]
     heads = [f"head={h}" for h in HEADS]
-    t = f.pivot_table(index=["dataset", "fold"], columns="method", values="auc") if len(f) else pd.DataFrame()
+    t = f.pivot_table(index=["dataset", "seed", "fold"], columns="method", values="auc") if len(f) else pd.DataFrame()
     if not set(heads) <= set(t.columns): return pd.DataFrame(columns=[*heads, "chosen"])
     t = t.dropna(subset=heads).copy()
     t["chosen"] = t[heads].idxmax(axis=1)                          # idxmax keeps the first (the paper's) on a tie
     return t
 
-def design_rows(frame: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
-    "`unit_frame` rows of the design chosen on validation: per dataset, seed and outer fold, the chosen head's test AUC (the paper's head: the main CV's PLMF-MDA unit); `complete` when a seed has every fold."
+def design_rows(frame: pd.DataFrame, choice: pd.DataFrame, # from `unit_frame`, `design_choice`
+                n_folds: int) -> pd.DataFrame: # outer folds per seed
+    "`unit_frame` rows of the design chosen on validation: per dataset, seed and outer fold, the test AUC of the head that fold's own inner split chose (the paper's head: the main CV's PLMF-MDA unit); `complete` when a seed has all `n_folds`."
     cv = frame[(frame.protocol == "cv") & (frame.scheme == "dp") & frame.experiment.isin(["cv", "design"])]
-    parts = [cv[(cv.dataset == n) & (cv.fold == f) & (cv.method == ("PLMF-MDA" if h == "head=concat" else h))
-                & (cv.experiment == ("cv" if h == "head=concat" else "design"))] for (n, f), h in choice.chosen.items()]
+    parts = [cv[(cv.dataset == n) & (cv.seed == s) & (cv.fold == f) & (cv.method == ("PLMF-MDA" if h == "head=concat" else h))
+                & (cv.experiment == ("cv" if h == "head=concat" else "design"))] for (n, s, f), h in choice.chosen.items()]
     r = pd.concat(parts) if parts else frame.iloc[:0]
     r = r.assign(method=DESIGN, experiment="design")
     nf = r.groupby(["dataset", "seed"]).fold.transform("nunique") if len(r) else r.fold
-    return r.assign(complete=nf == frame[frame.experiment == "cv"].fold.max() + 1)
+    return r.assign(complete=nf == n_folds)
