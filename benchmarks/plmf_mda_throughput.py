@@ -2,11 +2,15 @@
 
 Usage: python benchmarks/plmf_mda_throughput.py [--dataset MDR] [--threads 1] [--device cpu] [--batch-sizes 32,128]
        [--steps 200] [--fusion vector,token] [--paths per_pair,per_entity] [--cv-epochs 0] [--out benchmarks/plmf_mda_throughput.csv]
+       [--breakdown FILE] [--engine FILE]
 Real MDR/MDS pairs and the shipped language-model stand-ins (embeddings precomputed once, as in the chapter).
 Each row times `PLMFMDA.fit` itself (one epoch over `--steps` x batch-size training pairs of fold 0, after a
 10-step warm-up fit) on one batch path: `per_pair` (the reference `PairBatches`) or `per_entity` (`EntityBatches`).
 `--cv-epochs N` also times a real 5-fold run of N epochs per fold (paper: 80 epochs, batch 32); otherwise
 the 5-fold time is extrapolated from the measured throughput: 5 folds x 80 epochs x training pairs / (pairs/s).
+`--engine FILE` times the same fit (vector fusion, per-entity path, first batch size) in this process, in a Dask
+worker started with Dask's default environment (MALLOC_TRIM_THRESHOLD_=65536) and in a worker of the unit engine's
+cluster (`core.units._client`, which leaves glibc's allocator at its defaults), one after the other (Dask's last: its nanny also sets the variable in this process).
 """
 import argparse, itertools, time
 
@@ -27,6 +31,34 @@ def bench(m, feats, pairs, labels, batch_size, steps, path) -> float:
     m.fit(feats, pairs[:n], labels[:n], num_epochs=1, batch_size=batch_size, path=path)
     if str(m.device).startswith("cuda"): torch.cuda.synchronize()
     return n / (time.perf_counter() - t)
+
+
+def engine_job(dataset, batch_size, steps, threads) -> float:
+    "Training pairs/s of a per-entity, vector-fusion fit in whichever process runs this (built from scratch there)."
+    import contextlib, io
+    torch.set_num_threads(threads)
+    ds = load_mirna_drug(dataset); pairs, labels, splits = cv_protocol(ds, 5, 0)
+    m = PLMFMDA(ModelConfig(), "cpu")
+    with contextlib.redirect_stdout(io.StringIO()): feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
+    return bench(m, feats, pairs[splits[0].train], labels[splits[0].train], batch_size, steps, "per_entity")
+
+
+def engine(dataset, batch_size, steps, threads) -> list:
+    "Rows: the same fit in this process, in a worker with Dask's default environment, in a worker of the unit engine."
+    import dask, os
+    from distributed import Client, LocalCluster
+    from rna_papers.core.units import _client
+    def in_worker(client): return client.submit(engine_job, dataset, batch_size, steps, threads, pure=False).result()
+    def env(client): return next(iter(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()))
+    rows = [("this process", os.environ.get("MALLOC_TRIM_THRESHOLD_"), engine_job(dataset, batch_size, steps, threads))]
+    c, cl = _client(1, None)
+    try: rows.append(("Dask worker of the unit engine (core.units._client)", env(c), in_worker(c)))
+    finally: c.close(); cl.close()
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 65536}):  # Dask's default
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, Client(cl) as c:
+            rows.append(("Dask worker, Dask's default environment", env(c), in_worker(c)))   # last: its nanny leaks
+    return [dict(dataset=dataset, fusion="vector", batch_size=batch_size, threads=threads, path="per_entity", where=w,
+                 malloc_trim_threshold=t or "unset", train_pairs_per_s=round(v, 1)) for w, t, v in rows]
 
 
 def breakdown(m, feats, pairs, labels, batch_size, steps) -> dict:
@@ -64,6 +96,7 @@ def main():
     p.add_argument("--fusion", default="vector,token"); p.add_argument("--cv-epochs", type=int, default=0)
     p.add_argument("--paths", default="per_pair,per_entity")
     p.add_argument("--breakdown", default="", help="also write per-part ms per step (vector fusion) to this CSV")
+    p.add_argument("--engine", default="", help="also time the fit inside Dask workers (see above) into this CSV")
     p.add_argument("--out", default="benchmarks/plmf_mda_throughput.csv")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -71,7 +104,7 @@ def main():
     pairs, labels, splits = cv_protocol(ds, 5, 0)
     n_train = len(splits[0].train)
     rows = []
-    for fusion in a.fusion.split(","):
+    for fusion in filter(None, a.fusion.split(",")):      # --fusion "": no throughput rows (e.g. only --engine)
         m = PLMFMDA(ModelConfig(fusion=fusion), a.device)
         feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
         for bs in map(int, a.batch_sizes.split(",")):
@@ -90,6 +123,10 @@ def main():
             parts += [dict(dataset=a.dataset, fusion="vector", batch_size=bs, device=a.device, threads=a.threads,
                            part=k, value=round(v, 3)) for k, v in p.items()]
         pd.DataFrame(parts).to_csv(a.breakdown, index=False)
+    if a.engine:
+        rows_e = engine(a.dataset, int(a.batch_sizes.split(",")[0]), a.steps, a.threads)
+        for r in rows_e: print(r, flush=True)
+        pd.DataFrame(rows_e).to_csv(a.engine, index=False)
     if a.cv_epochs:
         m = PLMFMDA(ModelConfig(), a.device)
         feats = m.featurise(ds.mirnas.sequence.tolist(), ds.drugs.smiles.tolist())
@@ -100,7 +137,7 @@ def main():
                          auc=round(df.auc.mean(), 4), auc_sd=round(df.auc.std(), 4),
                          aupr=round(df.aupr.mean(), 4), aupr_sd=round(df.aupr.std(), 4)))
         print(rows[-1], flush=True)
-    pd.DataFrame(rows).to_csv(a.out, index=False)
+    if rows: pd.DataFrame(rows).to_csv(a.out, index=False)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,16 @@ def plmf_breakdown() -> str:
             f" {v['miRNA side (CNN, RNA view, fusion)']:.1f} ms: {'not met' if whole > budget else 'met'}.")
 
 
+def plmf_engine() -> str:
+    df = csv("plmf_mda_engine.csv")
+    rows = [(r.where, r.malloc_trim_threshold, n(r.train_pairs_per_s)) for r in df.itertuples()]
+    v = dict(zip(df["where"], df.train_pairs_per_s)); base = v["this process"]
+    eng = next(x for w, x in v.items() if "unit engine" in w); dflt = next(x for w, x in v.items() if "default" in w)
+    return (table(["where the fit runs", "MALLOC_TRIM_THRESHOLD_", "train pairs/s"], rows)
+            + f"\n\nIn this run a worker with Dask's default environment trains at {dflt / base:.2f}× the in-process rate,"
+            f" a worker of the unit engine at {eng / base:.2f}× ({eng / dflt:.1f}× the default worker).")
+
+
 def plmf_gpu() -> str:
     df, cpu = csv("plmf_mda_throughput_gpu.csv"), csv("plmf_mda_throughput.csv")
     rows = [(r.fusion, r.batch_size, n(r.train_pairs_per_s), n(r.est_5fold_80ep_min)) for r in df.itertuples()]
