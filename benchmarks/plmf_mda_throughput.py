@@ -8,9 +8,10 @@ Each row times `PLMFMDA.fit` itself (one epoch over `--steps` x batch-size train
 10-step warm-up fit) on one batch path: `per_pair` (the reference `PairBatches`) or `per_entity` (`EntityBatches`).
 `--cv-epochs N` also times a real 5-fold run of N epochs per fold (paper: 80 epochs, batch 32); otherwise
 the 5-fold time is extrapolated from the measured throughput: 5 folds x 80 epochs x training pairs / (pairs/s).
-`--engine FILE` times the same fit (vector fusion, per-entity path, first batch size) in this process, in a Dask
-worker started with Dask's default environment (MALLOC_TRIM_THRESHOLD_=65536) and in a worker of the unit engine's
-cluster (`core.units._client`, which leaves glibc's allocator at its defaults), one after the other (Dask's last: its nanny also sets the variable in this process).
+`--engine FILE` (CPU only) times the same fit (vector fusion, per-entity path, first batch size) in this process,
+in a worker of the unit engine's Dask cluster (`core.units._client`, which leaves glibc's allocator at its defaults)
+and in a Dask worker started with Dask's default environment (MALLOC_TRIM_THRESHOLD_=65536), in that order (Dask's
+default worker last: its nanny also sets the variable in this process).
 """
 import argparse, itertools, time
 
@@ -44,21 +45,22 @@ def engine_job(dataset, batch_size, steps, threads) -> float:
 
 
 def engine(dataset, batch_size, steps, threads) -> list:
-    "Rows: the same fit in this process, in a worker with Dask's default environment, in a worker of the unit engine."
+    "Rows: the same fit in this process, in a worker of the unit engine, in a worker with Dask's default environment."
     import dask, os
     from distributed import Client, LocalCluster
     from rna_papers.core.units import _client
     def in_worker(client): return client.submit(engine_job, dataset, batch_size, steps, threads, pure=False).result()
     def env(client): return next(iter(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()))
-    rows = [("this process", os.environ.get("MALLOC_TRIM_THRESHOLD_"), engine_job(dataset, batch_size, steps, threads))]
+    rows = [("in_process", "this process", os.environ.get("MALLOC_TRIM_THRESHOLD_"), engine_job(dataset, batch_size, steps, threads))]
+    os.environ.pop("RNA_PAPERS_SCHEDULER", None)                    # the embedded cluster, not a remote one
     c, cl = _client(1, None)
-    try: rows.append(("Dask worker of the unit engine (core.units._client)", env(c), in_worker(c)))
+    try: rows.append(("unit_engine", "Dask worker of the unit engine (core.units._client)", env(c), in_worker(c)))
     finally: c.close(); cl.close()
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 65536}):  # Dask's default
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, Client(cl) as c:
-            rows.append(("Dask worker, Dask's default environment", env(c), in_worker(c)))   # last: its nanny leaks
-    return [dict(dataset=dataset, fusion="vector", batch_size=batch_size, threads=threads, path="per_entity", where=w,
-                 malloc_trim_threshold=t or "unset", train_pairs_per_s=round(v, 1)) for w, t, v in rows]
+            rows.append(("dask_default", "Dask worker, Dask's default environment", env(c), in_worker(c)))  # last: its nanny leaks
+    return [dict(dataset=dataset, fusion="vector", batch_size=batch_size, threads=threads, steps=steps, path="per_entity",
+                 key=k, where=w, malloc_trim_threshold=t or "unset", train_pairs_per_s=round(v, 1)) for k, w, t, v in rows]
 
 
 def breakdown(m, feats, pairs, labels, batch_size, steps) -> dict:
@@ -99,6 +101,7 @@ def main():
     p.add_argument("--engine", default="", help="also time the fit inside Dask workers (see above) into this CSV")
     p.add_argument("--out", default="benchmarks/plmf_mda_throughput.csv")
     a = p.parse_args()
+    if a.engine and a.device != "cpu": p.error("--engine times CPU training only: leave out --device or pass --device cpu")
     torch.set_num_threads(a.threads)
     ds = load_mirna_drug(a.dataset)
     pairs, labels, splits = cv_protocol(ds, 5, 0)

@@ -87,10 +87,11 @@ def plmf_breakdown() -> str:
 def plmf_engine() -> str:
     df = csv("plmf_mda_engine.csv")
     rows = [(r.where, r.malloc_trim_threshold, n(r.train_pairs_per_s)) for r in df.itertuples()]
-    v = dict(zip(df["where"], df.train_pairs_per_s)); base = v["this process"]
-    eng = next(x for w, x in v.items() if "unit engine" in w); dflt = next(x for w, x in v.items() if "default" in w)
+    v = df.set_index("key").train_pairs_per_s; base, eng, dflt = v["in_process"], v["unit_engine"], v["dask_default"]
+    r = df.iloc[0]
     return (table(["where the fit runs", "MALLOC_TRIM_THRESHOLD_", "train pairs/s"], rows)
-            + f"\n\nIn this run a worker with Dask's default environment trains at {dflt / base:.2f}× the in-process rate,"
+            + f"\n\n{r.dataset}, {r.fusion} fusion, {r.path} path, batch {r.batch_size}, {r.steps} steps, {r.threads} thread."
+            f" In this run a worker with Dask's default environment trains at {dflt / base:.2f}× the in-process rate,"
             f" a worker of the unit engine at {eng / base:.2f}× ({eng / dflt:.1f}× the default worker).")
 
 

@@ -241,7 +241,8 @@ def execute_unit(u: Unit, # the unit
     if threads: torch.set_num_threads(threads)
     every, tag = checkpoint_every(), f"{code_sha256(u.fn)} {device} torch {torch.__version__}"  # all three equal for a resume
     t0 = time.perf_counter(); base = {"unit": dataclasses.asdict(u), "device": str(device), "source_sha256": source_sha256(),
-                                      "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads()}
+                                      "package_version": rna_papers.__version__, "host_threads": torch.get_num_threads(),
+                                      "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_")}  # see `_client`
     ck = None
     try:
         mod, name = u.fn.split(":")
@@ -324,7 +325,7 @@ def _client(workers: int, scheduler: str|None):
     dask.config.set({"distributed.worker.daemon": False,              # unit functions may start their own processes
                      "distributed.scheduler.worker-saturation": 1.0,   # one unit per worker thread: the rest wait by priority
                      "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})  # glibc's own malloc tuning: Dask's
-    # 64 KiB trim threshold turns off glibc's adaptive mmap threshold, and small-batch training then runs ~2x slower
+    # 64 KiB trim threshold turns off glibc's adaptive mmap threshold, and small-batch training runs several times slower
     scheduler = scheduler or os.environ.get("RNA_PAPERS_SCHEDULER")
     if scheduler:
         try: return Client(scheduler, timeout="20s"), None
