@@ -626,3 +626,22 @@ def test_case_units_at_toy_size(toy_units):
     assert m["masked_known"] == mb["masked_known"] == 10 and "plmf_top10_confirmed" in m
     assert {"degree_top10_confirmed", "gbm_top10_confirmed"} <= set(mb) and "plmf_top10_confirmed" not in mb
     assert len(rec["arrays"]["plmf"]) == len(rb["arrays"]["degree"]) == 20
+
+
+def test_design_ensemble_script():
+    "scripts/plmf_design_ensemble.py on synthetic toy scores (not data): w = 1 is the head alone; mismatched labels raise."
+    from conftest import load_script
+    ens = load_script("plmf_design_ensemble")
+    y = np.array([0, 0, 1, 1, 0, 1], np.int8)
+    toy = {"baselines": {"labels": y, "gbm": np.array([.1, .6, .4, .9, .5, .2])},
+           "head=concat": {"labels": y, "scores": y + .1 * np.arange(6)},
+           "head=interaction": {"labels": y, "scores": -y.astype(float)}}
+    df = ens.gains({("MDR", 0, 0): toy, ("MDS", 0, 0): {"baselines": toy["baselines"]}}, [0.5])
+    assert len(df) == 4 and set(df.dataset) == {"MDR"}            # the incomplete fold is left out
+    head = df.set_index(["head", "w"])
+    gbm = head.gbm.iloc[0]
+    assert head.loc[("concat", 1.0), "auc"] == 1.0 and head.loc[("interaction", 1.0), "auc"] == 0.0
+    assert np.isclose(head.loc[("concat", 1.0), "gain"], 1 - gbm)
+    bad = {**toy, "head=concat": {"labels": y[::-1], "scores": y}}
+    with pytest.raises(ValueError, match="MDR seed 0 fold 0: labels differ"):
+        ens.gains({("MDR", 0, 0): bad}, [0.5])
