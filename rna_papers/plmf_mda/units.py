@@ -192,6 +192,7 @@ def unit_frame(report: RunReport, # from `run_units`
                                  aupr=m[pre + "on_dp_aupr"]))
     return pd.DataFrame(rows, columns=[*_GROUP, "fold", "epochs", "complete", "method", "auc", "aupr"])
 
+# %% ../../nbs/20_plmf_mda.ipynb #un1tsummary0ex
 def summary(frame: pd.DataFrame, # from `unit_frame`
             by=("dataset", "scheme", "method"), # grouping columns of the table
             **where, # column=value or column=(values,): which rows
