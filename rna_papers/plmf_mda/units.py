@@ -17,11 +17,11 @@ from ..core.units import RunReport, Unit, make_unit, unit_key
 from .baselines import run_degree, run_gbm, run_graphdta
 from .data import MDADataset, load_mirna_drug
 from .model import ABLATIONS, HEADS, ModelConfig, PLMFMDA, feats_dim
-from .protocol import (CASE_DRUGS, PROFILES, author_cold_split, case_split, cold_split, fold_split,
+from .protocol import (CASE_DRUGS, PROFILES, PLMFProfile, author_cold_split, case_split, cold_split, fold_split,
                                           inner_split, run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
+__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -130,20 +130,26 @@ def case_baseline_unit(u: Unit, ctx) -> dict:
     return _case_record({"degree": run_degree(ds, P, y, C), "gbm": run_gbm(ds, P, y, C, seed=u.seed, max_iter=p["gbm_iter"])}, sp)
 
 
+# %% ../../nbs/20_plmf_mda.ipynb #un1tl1st0class
+class UnitList:
+    "The units of one profile, as they are added: `unit` one unit, `run` a training (or baselines) split, `cv` a grid of CV splits."
+    def __init__(self, cfg: PLMFProfile):
+        self.cfg, self.out = cfg, []
+        self.train = dict(batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    def unit(self, exp, fn, variant, ds, seed=0, fold=-1, **s):
+        self.out.append(make_unit("plmf_mda", exp, f"{FN}:{fn}", s, dataset=ds, variant=variant, seed=seed, fold=fold, data=DATA))
+    def run(self, exp, variant, ds, seed, fold, epochs, config=None, **split):
+        if variant == "baselines": self.unit(exp, "baseline_unit", variant, ds, seed, fold, gbm_iter=self.cfg.gbm_iter, **split)
+        else: self.unit(exp, "model_unit", variant, ds, seed, fold, epochs=epochs, config=config or {}, **self.train, **split)
+    def cv(self, exp, variants, seeds, schemes, datasets, folds, epochs, config=None):
+        for seed, scheme, ds, v, f in product(seeds, schemes, datasets, variants, range(folds)):
+            self.run(exp, v, ds, seed, f, epochs, config, protocol="cv", scheme=scheme, k=self.cfg.folds)
+
 # %% ../../nbs/20_plmf_mda.ipynb #52c3cf47
 def units(profile: str, # "smoke" or "full"
          ) -> list:
     "Every unit of the chapter's protocol, most important first (the engine runs them in this order)."
-    cfg, out = PROFILES[profile], []
-    train = dict(batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    def unit(exp, fn, variant, ds, seed=0, fold=-1, **s):
-        out.append(make_unit("plmf_mda", exp, f"{FN}:{fn}", s, dataset=ds, variant=variant, seed=seed, fold=fold, data=DATA))
-    def run(exp, variant, ds, seed, fold, epochs, config=None, **split):
-        if variant == "baselines": unit(exp, "baseline_unit", variant, ds, seed, fold, gbm_iter=cfg.gbm_iter, **split)
-        else: unit(exp, "model_unit", variant, ds, seed, fold, epochs=epochs, config=config or {}, **train, **split)
-    def cv(exp, variants, seeds, schemes, datasets, folds, epochs, config=None):
-        for seed, scheme, ds, v, f in product(seeds, schemes, datasets, variants, range(folds)):
-            run(exp, v, ds, seed, f, epochs, config, protocol="cv", scheme=scheme, k=cfg.folds)
+    cfg = PROFILES[profile]; b = UnitList(cfg); unit, run, cv, train = b.unit, b.run, b.cv, b.train
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):                  # main CV: seed 0 first, then the others
         cv("cv", ("baselines", "PLMF-MDA"), seeds, cfg.schemes, ("MDR", "MDS"), cfg.run_folds, cfg.num_epochs)
     for seed, ds, f in product(cfg.seeds, cfg.side_datasets, range(cfg.run_folds)):   # design study: inner validation of
@@ -166,7 +172,7 @@ def units(profile: str, # "smoke" or "full"
     cv("token", ("token-level",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {"fusion": "token"})
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):
         cv("graphdta", ("GraphDTA-style",), seeds, cfg.side_schemes, ("MDR", "MDS"), cfg.run_folds, cfg.baseline_epochs)
-    return out
+    return b.out
 
 # %% ../../nbs/20_plmf_mda.ipynb #fe5e4472
 _GROUP = ("experiment", "protocol", "scheme", "kind", "dataset", "variant", "seed")
