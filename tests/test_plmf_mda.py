@@ -549,12 +549,18 @@ def test_units_cover_the_protocol():
         assert len({unit_key(u) for u in us}) == len(us)                          # unique keys
         assert all(u.data == ("mirna_drug",) for u in us)
     exps = lambda us: {u.experiment for u in us}
-    assert exps(full) == exps(smoke) == {"cv", "design", "cold", "ablation", "case", "param", "token", "graphdta"}
+    assert exps(full) == exps(smoke) == {"cv", "design", "cold", "ablation", "case", "param", "token", "graphdta", "graphdta_check"}
     pick = lambda us, **kw: [u for u in us if all((getattr(u, k, None) if k in ("experiment", "variant", "dataset") else u.params.get(k)) == v
                                                  for k, v in kw.items())]
     # main CV: 3 seeds x 5 folds x both datasets x both schemes, PLMF-MDA and the baselines on the same folds
     for v in ("PLMF-MDA", "baselines", "GraphDTA-style"):
         assert len(pick(full, variant=v, protocol="cv", experiment="cv" if v != "GraphDTA-style" else "graphdta")) == 3 * 5 * 2 * 2
+    # GraphDTA-style trains without weight decay; the training check behind that choice runs both settings on fold 0's
+    # training pairs of both datasets; every other network keeps PLMF-MDA's weight decay
+    assert {u.params["weight_decay"] for u in pick(full, experiment="graphdta")} == {P.PROFILES["full"].graphdta_weight_decay} == {0.0}
+    assert {(u.dataset, u.params["weight_decay"], u.seed, u.fold, u.params["scheme"]) for u in pick(full, experiment="graphdta_check")} == \
+           {(d, w, 0, 0, "paper") for d in ("MDR", "MDS") for w in (5e-4, 0.0)}
+    assert {u.params["weight_decay"] for u in full if u.fn.endswith(":model_unit") and u.experiment != "graphdta"} == {5e-4}
     assert {u.variant for u in pick(full, experiment="ablation")} == set(P.ABLATIONS) - {"PLMF-MDA"}
     assert len(pick(full, experiment="cold", protocol="authors")) == 3 * 2 * 2          # the authors' MDS files
     assert {(u.params["scheme"], u.params["kind"], u.dataset) for u in pick(full, experiment="cold", protocol="cold")} == \
@@ -612,6 +618,18 @@ def test_unit_fn_runs_at_toy_size(toy_units, fn, variant, extra, keys):
     arr = out["arrays"]; a = arr["scores"] if "scores" in arr else arr["degree"]
     assert len(a) == n and a.dtype.kind == "f" and len(arr["labels"]) == n
     assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]     # seeded: the same record twice
+
+
+def test_weight_decay_check_unit_at_toy_size(toy_units):
+    "The GraphDTA-style training check: per-epoch loss and logit spread on training pairs, no test pair scored, seeded."
+    s = {"protocol": "cv", "scheme": "paper", "k": 4, "epochs": 2, "batch_size": 8, "lr": 5e-4, "weight_decay": 5e-4}
+    u = make_unit("plmf_mda", "graphdta_check", "rna_papers.plmf_mda.units:wd_check_unit", s, dataset="toy20",
+                  variant="weight decay 0.0005", seed=0, fold=0)
+    out = execute_unit(u, "cpu")
+    assert out["record"]["status"] == "ok", out["record"].get("traceback")
+    assert set(out["record"]["metrics"]) == {"train_loss", "logit_sd", "trains"} and out["record"]["metrics"]["trains"] in (0.0, 1.0)
+    assert out["arrays"]["epoch"].tolist() == [0, 1, 2] and "scores" not in out["arrays"]
+    assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]
 
 
 def test_case_units_at_toy_size(toy_units):

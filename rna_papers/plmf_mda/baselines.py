@@ -4,9 +4,11 @@
 
 # %% ../../nbs/modules/19_plmf_mda_baselines.ipynb #60b747a2
 from __future__ import annotations
+import math
 from itertools import product
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -20,7 +22,7 @@ from .batching import pair_batches, pair_forward
 from .model import gcn_normed
 
 # %% auto #0
-__all__ = ['GraphDTANet', 'run_graphdta', 'morgan_fingerprints', 'run_gbm', 'run_degree']
+__all__ = ['LOSS_DROP', 'GraphDTANet', 'run_graphdta', 'graphdta_train_check', 'trains', 'morgan_fingerprints', 'run_gbm', 'run_degree']
 
 # %% ../../nbs/20_plmf_mda.ipynb #ed5879c0
 class GraphDTANet(nn.Module):
@@ -49,14 +51,36 @@ class GraphDTANet(nn.Module):
 
 # %% ../../nbs/20_plmf_mda.ipynb #a7205b3d
 def run_graphdta(feats, train_pairs, train_labels, test_pairs, device="cpu", seed=0, num_epochs=80,
-                 batch_size=32, lr=5e-4, weight_decay=5e-4, verbose=False, path="per_entity") -> np.ndarray:
-    "Train the GraphDTA-style baseline (weight decay as PLMF-MDA) and return test probabilities."
+                 batch_size=32, lr=5e-4, weight_decay=0.0, verbose=False, path="per_entity") -> np.ndarray:
+    "Train the GraphDTA-style baseline (Adam; by default without weight decay, as GraphDTA's code) and return test probabilities."
     torch.manual_seed(seed); net = GraphDTANet()
     train = pair_batches(path, feats, train_pairs, train_labels, batch_size, shuffle=True, seed=seed)
     fit(net, train, None, loss_fn=nn.BCEWithLogitsLoss(), num_epochs=num_epochs, lr=lr, weight_decay=weight_decay, device=device,
         forward=pair_forward, desc="graphdta", verbose=verbose)
     test = pair_batches(path, feats, test_pairs, batch_size=1024, graphs=getattr(train, "graphs", None))
     return torch.sigmoid(predict(net, test, device=device, forward=pair_forward)).numpy()
+
+# %% ../../nbs/20_plmf_mda.ipynb #gdtachk0fn
+LOSS_DROP = 0.05   # a setting trains if its training loss ends at least this far below ln 2
+
+def graphdta_train_check(feats, train_pairs, train_labels, weight_decay: float, num_epochs: int = 3, seed: int = 0,
+                         batch_size: int = 32, lr: float = 5e-4, device="cpu", probe_every: int = 8) -> pd.DataFrame:
+    "Per epoch (0 = initialisation): training loss and logit sd on every `probe_every`-th training pair. No test pair is used."
+    torch.manual_seed(seed); net = GraphDTANet().to(device)
+    train = pair_batches("per_entity", feats, train_pairs, train_labels, batch_size, shuffle=True, seed=seed)
+    probe = pair_batches("per_entity", feats, train_pairs[::probe_every], None, 1024, graphs=train.graphs)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)   # one optimiser over all epochs
+    sd = lambda: float(predict(net, probe, device=device, forward=pair_forward).std())
+    rows = [{"epoch": 0, "train_loss": np.nan, "logit_sd": sd()}]
+    for e in range(1, num_epochs + 1):
+        h = fit(net, train, None, loss_fn=nn.BCEWithLogitsLoss(), num_epochs=1, lr=lr, device=device, forward=pair_forward,
+                optimizer=opt, desc="graphdta check", verbose=False)
+        rows.append({"epoch": e, "train_loss": h.rows[-1]["train_loss"], "logit_sd": sd()})
+    return pd.DataFrame(rows)
+
+def trains(check: pd.DataFrame) -> bool:
+    "The declared rule: the last epoch's training loss is at least `LOSS_DROP` below ln 2."
+    return bool(check.train_loss.iloc[-1] <= math.log(2) - LOSS_DROP)
 
 # %% ../../nbs/20_plmf_mda.ipynb #8785fbb9
 from ..core.embed import kmer_frequencies   # k-mer frequencies live in the core (GTMALoc uses them too)

@@ -235,16 +235,19 @@ class PLMFMDANet(nn.Module):
         self.fuse_mirna, self.fuse_drug = both(c.use_plm_mirna, c.use_cnn), both(c.use_plm_drug, c.use_gcn)
         self.predictor = nn.Sequential(nn.Linear((2 + (c.head == "interaction")) * d, d), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(d, 1))
 
-    def _view(self, proj, plm, tok):
-        "PLM view: (U, d) vector, or (U, L, d) tokens + mask."
-        if not tok: return proj(plm), None
-        return proj(plm["tokens"]), plm["mask"]
+# %% ../../nbs/20_plmf_mda.ipynb #plmfv13w0side
+@patch
+def _view(self: PLMFMDANet, proj, plm, tok):
+    "PLM view: (U, d) vector, or (U, L, d) tokens + mask."
+    if not tok: return proj(plm), None
+    return proj(plm["tokens"]), plm["mask"]
 
-    def _side(self, fuse, p, s):
-        "Fuse two views (each (z, mask) or None) into (U, d)."
-        if p is not None and s is not None: return fuse(p[0], s[0], p[1], s[1])
-        z, m = p if p is not None else s
-        return z if z.dim() == 2 else masked_mean(z, m)
+@patch
+def _side(self: PLMFMDANet, fuse, p, s):
+    "Fuse two views (each (z, mask) or None) into (U, d)."
+    if p is not None and s is not None: return fuse(p[0], s[0], p[1], s[1])
+    z, m = p if p is not None else s
+    return z if z.dim() == 2 else masked_mean(z, m)
 
 # %% ../../nbs/20_plmf_mda.ipynb #861c4750
 @patch
@@ -271,6 +274,7 @@ def encode_drug(self: PLMFMDANet, batch) -> torch.Tensor:
         s = s if isinstance(s, tuple) else (s, None)
     return self._side(self.fuse_drug, p, s)
 
+# %% ../../nbs/20_plmf_mda.ipynb #plmff0rward0
 @patch
 def forward(self: PLMFMDANet, batch) -> torch.Tensor:
     zm = self.encode_mirna(batch)[batch["m_inv"]]      # (B, d)

@@ -29,11 +29,13 @@ class PLMFProfile:
     num_epochs: int = 80        # main model
     batch_size: int = 32
     lr: float = 5e-4
-    weight_decay: float = 5e-4  # PLMF-MDA and the GraphDTA-style baseline
+    weight_decay: float = 5e-4  # PLMF-MDA and its variants (Adam's L2 term, as the authors' code)
     side_epochs: int = 80       # token-level variant, ablations, cold start, case studies, parameter study
     side_folds: int = 5         # folds for the token-level variant, the ablations and the parameter study
     side_datasets: tuple = ("MDR", "MDS") # datasets for the ablations, the token-level variant and the parameter study
     baseline_epochs: int = 80   # GraphDTA-style baseline
+    graphdta_weight_decay: float = 0.0  # ... trained as GraphDTA's code trains it: PLMF-MDA's never leaves a constant output
+    check_epochs: int = 3       # the training check behind that choice (training pairs only)
     gbm_iter: int = 300         # boosting rounds of the GBM baseline
     schemes: tuple = ("paper", "dp")          # negative schemes of the main CV and cold start
     side_schemes: tuple = ("paper", "dp")     # ... of the ablations, case studies and the GraphDTA-style baseline
@@ -43,9 +45,10 @@ class PLMFProfile:
     param_dims: tuple = (32, 64, 128, 256, 512, 1024)
     num_threads: int = 1        # torch CPU threads (1 is far faster than 2 on a shared 2-core box)
 
+# %% ../../nbs/20_plmf_mda.ipynb #pr0f1les0cell
 PROFILES = {
     "smoke": PLMFProfile(run_folds=1, seeds=(0,), num_epochs=2, batch_size=128, side_epochs=1, side_folds=1,
-                         side_datasets=("MDR",), baseline_epochs=1, gbm_iter=20, side_schemes=("paper",), cold_seeds=(0,),
+                         side_datasets=("MDR",), baseline_epochs=1, check_epochs=1, gbm_iter=20, side_schemes=("paper",), cold_seeds=(0,),
                          case_drugs=("DB01248",), param_kernels=((2, 3, 4), (3, 4, 5)), param_dims=(128, 64)),
     "full": PLMFProfile(),
 }
@@ -257,6 +260,7 @@ def case_split(ds: MDADataset, drugbank_id: str, # benchmark and the drug of the
     return dict(train_pairs=np.vstack([tr_pos, neg]), train_labels=lab, drug=j, masked=A[:, j].copy(),
                 candidates=np.stack([np.arange(ds.n_mirna), np.full(ds.n_mirna, j)], 1))
 
+# %% ../../nbs/20_plmf_mda.ipynb #casetop0tab
 def top_table(ds: MDADataset, score: np.ndarray, masked: np.ndarray, top: int = 10) -> pd.DataFrame:
     "The `top` miRNAs by `score` (ties in miRNA order); 'masked known' marks an association that was masked in training."
     order = np.argsort(-np.asarray(score), kind="stable")[:top]
@@ -291,7 +295,7 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
         if method == "Degree": return run_degree(ds, P, y, T)
         if method == "GBM": return run_gbm(ds, P, y, T, seed=seed, max_iter=prof.gbm_iter)
         if method == "GraphDTA-style":
-            return run_graphdta(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr, prof.weight_decay)
+            return run_graphdta(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr, prof.graphdta_weight_decay)
         return run_pairs(config, feats, P, y, T, device, seed + fold, num_epochs=E, batch_size=prof.batch_size,
                          lr=prof.lr, weight_decay=prof.weight_decay)
     rows = []

@@ -14,14 +14,14 @@ import torch
 
 from ..core.metrics import binary_scores
 from ..core.units import RunReport, Unit, make_unit, unit_key
-from .baselines import run_degree, run_gbm, run_graphdta
+from .baselines import graphdta_train_check, run_degree, run_gbm, run_graphdta, trains
 from .data import MDADataset, load_mirna_drug
 from .model import ABLATIONS, HEADS, ModelConfig, PLMFMDA, feats_dim
 from .protocol import (CASE_DRUGS, PROFILES, PLMFProfile, author_cold_split, case_split, cold_split, fold_split,
                                           inner_split, run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
+__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'wd_check_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -103,6 +103,17 @@ def baseline_unit(u: Unit, ctx) -> dict:
               "labels": sp["test_labels"].astype(np.int8)}
     return {"metrics": metrics, "arrays": arrays, "info": _split_info(sp)}
 
+# %% ../../nbs/20_plmf_mda.ipynb #wdchk0unit
+def wd_check_unit(u: Unit, ctx) -> dict:
+    "`graphdta_train_check` with the unit's weight decay on its split's training pairs (no test pair is scored)."
+    p = u.params
+    if str(ctx.device) == "cpu": torch.set_num_threads(1)
+    ds, feats = unit_features(u.dataset, "vector", ctx.device); sp = unit_split(u, ds)
+    t = graphdta_train_check(feats, sp["train_pairs"], sp["train_labels"], p["weight_decay"], p["epochs"],
+                             u.seed + max(u.fold, 0), p["batch_size"], p["lr"], ctx.device)
+    return {"metrics": {"train_loss": t.train_loss.iloc[-1], "logit_sd": t.logit_sd.iloc[-1], "trains": float(trains(t))},
+            "epochs": p["epochs"], "info": _split_info(sp), "arrays": {k: t[k].to_numpy(float) for k in t}}
+
 # %% ../../nbs/20_plmf_mda.ipynb #82887498
 def _case_record(scores: dict, sp: dict, top: int = 10, **extra) -> dict:
     "Masked known miRNAs among each ranking's top `top` and its AUC on the masked column, with the scores and the mask."
@@ -138,12 +149,12 @@ class UnitList:
         self.train = dict(batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay)
     def unit(self, exp, fn, variant, ds, seed=0, fold=-1, **s):
         self.out.append(make_unit("plmf_mda", exp, f"{FN}:{fn}", s, dataset=ds, variant=variant, seed=seed, fold=fold, data=DATA))
-    def run(self, exp, variant, ds, seed, fold, epochs, config=None, **split):
+    def run(self, exp, variant, ds, seed, fold, epochs, config=None, train=None, **split):
         if variant == "baselines": self.unit(exp, "baseline_unit", variant, ds, seed, fold, gbm_iter=self.cfg.gbm_iter, **split)
-        else: self.unit(exp, "model_unit", variant, ds, seed, fold, epochs=epochs, config=config or {}, **self.train, **split)
-    def cv(self, exp, variants, seeds, schemes, datasets, folds, epochs, config=None):
+        else: self.unit(exp, "model_unit", variant, ds, seed, fold, epochs=epochs, config=config or {}, **{**self.train, **(train or {})}, **split)
+    def cv(self, exp, variants, seeds, schemes, datasets, folds, epochs, config=None, train=None):
         for seed, scheme, ds, v, f in product(seeds, schemes, datasets, variants, range(folds)):
-            self.run(exp, v, ds, seed, f, epochs, config, protocol="cv", scheme=scheme, k=self.cfg.folds)
+            self.run(exp, v, ds, seed, f, epochs, config, train, protocol="cv", scheme=scheme, k=self.cfg.folds)
 
 # %% ../../nbs/20_plmf_mda.ipynb #52c3cf47
 def units(profile: str, # "smoke" or "full"
@@ -170,8 +181,12 @@ def units(profile: str, # "smoke" or "full"
         for v in (v for v in values if v != default):
             cv("param", (f"{name}={v}",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {name: v})
     cv("token", ("token-level",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {"fusion": "token"})
+    for wd, ds in product(dict.fromkeys((cfg.weight_decay, cfg.graphdta_weight_decay)), cfg.side_datasets):  # GraphDTA-style:
+        unit("graphdta_check", "wd_check_unit", f"weight decay {wd:g}", ds, cfg.seeds[0], 0, epochs=cfg.check_epochs,  # which
+             **{**train, "weight_decay": wd}, protocol="cv", scheme="paper", k=cfg.folds)                          # trains
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):
-        cv("graphdta", ("GraphDTA-style",), seeds, cfg.side_schemes, ("MDR", "MDS"), cfg.run_folds, cfg.baseline_epochs)
+        cv("graphdta", ("GraphDTA-style",), seeds, cfg.side_schemes, ("MDR", "MDS"), cfg.run_folds, cfg.baseline_epochs,
+           train={"weight_decay": cfg.graphdta_weight_decay})
     return b.out
 
 # %% ../../nbs/20_plmf_mda.ipynb #fe5e4472
@@ -188,7 +203,7 @@ def unit_frame(report: RunReport, # from `run_units`
     done = {g for g, ks in groups.items() if all(k in report.records for k in ks)}
     for u in us:
         rec = report.records.get(unit_key(u))
-        if rec is None or u.experiment == "case": continue             # case studies have their own table
+        if rec is None or u.experiment in ("case", "graphdta_check"): continue   # they have their own tables
         m, g = rec["metrics"], _group(u)
         base = dict(zip(_GROUP, g), fold=u.fold, epochs=u.params.get("epochs"), complete=g in done)
         for meth, pre in ({"Degree": "degree_", "GBM": "gbm_"} if u.variant == "baselines" else {u.variant: ""}).items():
