@@ -557,10 +557,11 @@ def test_units_cover_the_protocol():
         assert len(pick(full, variant=v, protocol="cv", experiment="cv" if v != "GraphDTA-style" else "graphdta")) == 3 * 5 * 2 * 2
     # GraphDTA-style trains without weight decay; the training check behind that choice runs both settings on fold 0's
     # training pairs of both datasets; every other network keeps PLMF-MDA's weight decay
-    assert {u.params["weight_decay"] for u in pick(full, experiment="graphdta")} == {P.PROFILES["full"].graphdta_weight_decay} == {0.0}
+    assert {tuple(u.params["weight_decay"]) for u in pick(full, experiment="graphdta")} == {P.PROFILES["full"].graphdta_weight_decays} == {(5e-4, 0.0)}
+    assert {u.fn.rsplit(":")[-1] for u in pick(full, experiment="graphdta")} == {"graphdta_unit"}
     assert {(u.dataset, u.params["weight_decay"], u.seed, u.fold, u.params["scheme"]) for u in pick(full, experiment="graphdta_check")} == \
            {(d, w, 0, 0, "paper") for d in ("MDR", "MDS") for w in (5e-4, 0.0)}
-    assert {u.params["weight_decay"] for u in full if u.fn.endswith(":model_unit") and u.experiment != "graphdta"} == {5e-4}
+    assert {u.params["weight_decay"] for u in full if u.fn.endswith(":model_unit")} == {5e-4}
     assert {u.variant for u in pick(full, experiment="ablation")} == set(P.ABLATIONS) - {"PLMF-MDA"}
     assert len(pick(full, experiment="cold", protocol="authors")) == 3 * 2 * 2          # the authors' MDS files
     assert {(u.params["scheme"], u.params["kind"], u.dataset) for u in pick(full, experiment="cold", protocol="cold")} == \
@@ -603,7 +604,7 @@ def toy_units(monkeypatch):
 @pytest.mark.parametrize("fn, variant, extra, keys", [
     ("model_unit", "PLMF-MDA", {"scheme": "paper", "config": {"dim": 8}}, {"auc", "aupr", "on_dp_auc", "on_dp_aupr"}),
     ("model_unit", "w/o-GCN", {"scheme": "dp", "config": {"dim": 8}}, {"auc", "aupr"}),
-    ("model_unit", "GraphDTA-style", {"scheme": "dp", "config": {}}, {"auc", "aupr"}),
+    ("graphdta_unit", "GraphDTA-style", {"scheme": "dp", "config": {}, "weight_decay": [5e-4, 0.0], "check_epochs": 1}, {"auc", "aupr"}),
     ("model_unit", "head=interaction", {"scheme": "dp", "protocol": "inner", "config": {"dim": 8, "head": "interaction"}}, {"auc", "aupr"}),
     ("baseline_unit", "baselines", {"scheme": "paper", "gbm_iter": 5},
      {f"{m}_{k}" for m in ("degree", "gbm") for k in ("auc", "aupr", "on_dp_auc", "on_dp_aupr")}),
@@ -630,6 +631,30 @@ def test_weight_decay_check_unit_at_toy_size(toy_units):
     assert set(out["record"]["metrics"]) == {"train_loss", "logit_sd", "trains"} and out["record"]["metrics"]["trains"] in (0.0, 1.0)
     assert out["arrays"]["epoch"].tolist() == [0, 1, 2] and "scores" not in out["arrays"]
     assert execute_unit(u, "cpu")["record"]["metrics"] == out["record"]["metrics"]
+
+
+def test_weight_decay_checks_see_training_pairs_only(toy_units, monkeypatch):
+    "The fold check and each GraphDTA-style unit's choice train on the unit's training pairs, never on its test pairs."
+    import pandas as pd
+    import rna_papers.plmf_mda.baselines as B
+    seen = []
+    def fake(feats, pairs, labels, wd, *a, **k):     # a synthetic curve that never leaves ln 2
+        seen.append(({tuple(x) for x in np.asarray(pairs)}, wd))
+        return pd.DataFrame({"epoch": [0, 1], "train_loss": [np.nan, 0.6932], "logit_sd": [1e-3, 1e-9]})
+    monkeypatch.setattr(B, "graphdta_train_check", fake); monkeypatch.setattr(U, "graphdta_train_check", fake)
+    s = {"protocol": "cv", "scheme": "paper", "k": 4, "epochs": 1, "batch_size": 8, "lr": 5e-4, "check_epochs": 1, "config": {}}
+    g = make_unit("plmf_mda", "graphdta", "rna_papers.plmf_mda.units:graphdta_unit", {**s, "weight_decay": [5e-4, 0.0]},
+                  dataset="toy20", variant="GraphDTA-style", seed=0, fold=1)
+    c = make_unit("plmf_mda", "graphdta_check", "rna_papers.plmf_mda.units:wd_check_unit", {**s, "weight_decay": 5e-4},
+                  dataset="toy20", variant="weight decay 0.0005", seed=0, fold=1)
+    rg, rc = execute_unit(g, "cpu")["record"], execute_unit(c, "cpu")["record"]
+    assert rg["status"] == rc["status"] == "ok", (rg.get("traceback"), rc.get("traceback"))
+    sp = U.unit_split(g, toy_units)
+    train = {tuple(x) for x in sp["train_pairs"]}
+    test = {tuple(x) for x in sp["test_pairs"]} | {tuple(x) for x in sp.get("dp_test_neg", np.empty((0, 2), int))}
+    assert [w for _, w in seen] == [5e-4, 0.0, 5e-4] and all(p == train for p, _ in seen) and not train & test
+    assert rg["info"]["weight_decay"] == 0.0 and rg["info"]["weight_decay_trains"] is False   # none trains: the last, flagged
+    assert rc["metrics"]["trains"] == 0.0
 
 
 def test_case_units_at_toy_size(toy_units):

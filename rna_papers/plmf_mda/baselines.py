@@ -22,7 +22,7 @@ from .batching import pair_batches, pair_forward
 from .model import gcn_normed
 
 # %% auto #0
-__all__ = ['LOSS_DROP', 'GraphDTANet', 'run_graphdta', 'graphdta_train_check', 'trains', 'morgan_fingerprints', 'run_gbm', 'run_degree']
+__all__ = ['LOSS_DROP', 'GraphDTANet', 'run_graphdta', 'graphdta_train_check', 'trains', 'choose_weight_decay', 'run_graphdta_checked', 'morgan_fingerprints', 'run_gbm', 'run_degree']
 
 # %% ../../nbs/20_plmf_mda.ipynb #ed5879c0
 class GraphDTANet(nn.Module):
@@ -70,7 +70,7 @@ def graphdta_train_check(feats, train_pairs, train_labels, weight_decay: float, 
     train = pair_batches("per_entity", feats, train_pairs, train_labels, batch_size, shuffle=True, seed=seed)
     probe = pair_batches("per_entity", feats, train_pairs[::probe_every], None, 1024, graphs=train.graphs)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)   # one optimiser over all epochs
-    sd = lambda: float(predict(net, probe, device=device, forward=pair_forward).std())
+    sd = lambda: float(predict(net, probe, device=device, forward=pair_forward).std(correction=0))
     rows = [{"epoch": 0, "train_loss": np.nan, "logit_sd": sd()}]
     for e in range(1, num_epochs + 1):
         h = fit(net, train, None, loss_fn=nn.BCEWithLogitsLoss(), num_epochs=1, lr=lr, device=device, forward=pair_forward,
@@ -81,6 +81,24 @@ def graphdta_train_check(feats, train_pairs, train_labels, weight_decay: float, 
 def trains(check: pd.DataFrame) -> bool:
     "The declared rule: the last epoch's training loss is at least `LOSS_DROP` below ln 2."
     return bool(check.train_loss.iloc[-1] <= math.log(2) - LOSS_DROP)
+
+# %% ../../nbs/20_plmf_mda.ipynb #gdtach00se
+def choose_weight_decay(candidates, # weight decays, in order of preference
+                        check, # weight decay -> `graphdta_train_check` curve on training pairs
+                       ) -> tuple:
+    "(weight decay, {tried: curve}, it trains): the first candidate whose curve `trains`; if none does, the last."
+    curves = {}
+    for wd in candidates:
+        curves[wd] = check(wd)
+        if trains(curves[wd]): return wd, curves, True
+    return candidates[-1], curves, False
+
+def run_graphdta_checked(feats, train_pairs, train_labels, test_pairs, device="cpu", seed=0, num_epochs=80, batch_size=32,
+                         lr=5e-4, weight_decays=(5e-4, 0.0), check_epochs=3) -> tuple:
+    "`run_graphdta` with the weight decay `choose_weight_decay` picks on the training pairs: (test probabilities, choice)."
+    chk = lambda w: graphdta_train_check(feats, train_pairs, train_labels, w, check_epochs, seed, batch_size, lr, device)
+    choice = choose_weight_decay(tuple(weight_decays), chk)
+    return run_graphdta(feats, train_pairs, train_labels, test_pairs, device, seed, num_epochs, batch_size, lr, choice[0]), choice
 
 # %% ../../nbs/20_plmf_mda.ipynb #8785fbb9
 from ..core.embed import kmer_frequencies   # k-mer frequencies live in the core (GTMALoc uses them too)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..core.cv import Split, kfold
 from ..core.metrics import binary_scores
-from .baselines import run_degree, run_gbm, run_graphdta
+from .baselines import run_degree, run_gbm, run_graphdta_checked
 from .data import MDADataset, load_author_cold
 from .model import ABLATIONS, ModelConfig, PairFeatures, PLMFMDA, feats_dim
 
@@ -34,8 +34,8 @@ class PLMFProfile:
     side_folds: int = 5         # folds for the token-level variant, the ablations and the parameter study
     side_datasets: tuple = ("MDR", "MDS") # datasets for the ablations, the token-level variant and the parameter study
     baseline_epochs: int = 80   # GraphDTA-style baseline
-    graphdta_weight_decay: float = 0.0  # ... trained as GraphDTA's code trains it: PLMF-MDA's never leaves a constant output
-    check_epochs: int = 3       # the training check behind that choice (training pairs only)
+    graphdta_weight_decays: tuple = (5e-4, 0.0)  # ... PLMF-MDA's weight decay if it trains on the unit's training pairs, else none
+    check_epochs: int = 3       # epochs of that training check (`choose_weight_decay`)
     gbm_iter: int = 300         # boosting rounds of the GBM baseline
     schemes: tuple = ("paper", "dp")          # negative schemes of the main CV and cold start
     side_schemes: tuple = ("paper", "dp")     # ... of the ablations, case studies and the GraphDTA-style baseline
@@ -295,7 +295,8 @@ def cv_table(method: str, # "PLMF-MDA", an ABLATIONS key, "token-level", "GraphD
         if method == "Degree": return run_degree(ds, P, y, T)
         if method == "GBM": return run_gbm(ds, P, y, T, seed=seed, max_iter=prof.gbm_iter)
         if method == "GraphDTA-style":
-            return run_graphdta(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr, prof.graphdta_weight_decay)
+            return run_graphdta_checked(feats, P, y, T, device, seed + fold, E, prof.batch_size, prof.lr,
+                                        prof.graphdta_weight_decays, prof.check_epochs)[0]
         return run_pairs(config, feats, P, y, T, device, seed + fold, num_epochs=E, batch_size=prof.batch_size,
                          lr=prof.lr, weight_decay=prof.weight_decay)
     rows = []

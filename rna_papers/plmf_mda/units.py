@@ -14,14 +14,14 @@ import torch
 
 from ..core.metrics import binary_scores
 from ..core.units import RunReport, Unit, make_unit, unit_key
-from .baselines import graphdta_train_check, run_degree, run_gbm, run_graphdta, trains
+from .baselines import graphdta_train_check, run_degree, run_gbm, run_graphdta_checked, trains
 from .data import MDADataset, load_mirna_drug
 from .model import ABLATIONS, HEADS, ModelConfig, PLMFMDA, feats_dim
 from .protocol import (CASE_DRUGS, PROFILES, PLMFProfile, author_cold_split, case_split, cold_split, fold_split,
                                           inner_split, run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'wd_check_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
+__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'wd_check_unit', 'graphdta_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -75,20 +75,17 @@ def _split_info(sp: dict) -> dict:
 
 # %% ../../nbs/20_plmf_mda.ipynb #354dacc9
 def model_unit(u: Unit, ctx) -> dict:
-    "Train the network of `u.variant` (PLMF-MDA, an ablation, token-level, a parameter setting or GraphDTA-style) on the unit's split and score its test pairs (paper scheme: also the dp test negatives)."
+    "Train the network of `u.variant` (PLMF-MDA, an ablation, token-level or a parameter setting) on the unit's split and score its test pairs (paper scheme: also the dp test negatives)."
     p = u.params
     if str(ctx.device) == "cpu": torch.set_num_threads(1)
     ds, feats = unit_features(u.dataset, "token" if p["config"].get("fusion") == "token" else "vector", ctx.device)
     sp = unit_split(u, ds); test, n = _test_sets(sp, p["scheme"])
     kw = dict(num_epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"])
     seed = u.seed + max(u.fold, 0)                                  # initialisation and shuffling, as in `cv_table`
-    if u.variant == "GraphDTA-style":
-        s = run_graphdta(feats, sp["train_pairs"], sp["train_labels"], test, ctx.device, seed, **kw)
-    else:
-        over = {k: tuple(v) if isinstance(v, list) else v for k, v in p["config"].items()}
-        c = replace(ModelConfig(**{**ABLATIONS.get(u.variant, {}), **over}), rna_dim=feats_dim(feats.rna_plm),
-                    smiles_dim=feats_dim(feats.smiles_plm))
-        s = run_pairs(c, feats, sp["train_pairs"], sp["train_labels"], test, ctx.device, seed, **kw)
+    over = {k: tuple(v) if isinstance(v, list) else v for k, v in p["config"].items()}
+    c = replace(ModelConfig(**{**ABLATIONS.get(u.variant, {}), **over}), rna_dim=feats_dim(feats.rna_plm),
+                smiles_dim=feats_dim(feats.smiles_plm))
+    s = run_pairs(c, feats, sp["train_pairs"], sp["train_labels"], test, ctx.device, seed, **kw)
     return {"metrics": _score_metrics(sp, s, n), "epochs": p["epochs"], "info": _split_info(sp),
             "arrays": {"scores": s[:n], "labels": sp["test_labels"].astype(np.int8), "dp_neg_scores": s[n:]}}
 
@@ -113,6 +110,19 @@ def wd_check_unit(u: Unit, ctx) -> dict:
                              u.seed + max(u.fold, 0), p["batch_size"], p["lr"], ctx.device)
     return {"metrics": {"train_loss": t.train_loss.iloc[-1], "logit_sd": t.logit_sd.iloc[-1], "trains": float(trains(t))},
             "epochs": p["epochs"], "info": _split_info(sp), "arrays": {k: t[k].to_numpy(float) for k in t}}
+
+def graphdta_unit(u: Unit, ctx) -> dict:
+    "GraphDTA-style on the unit's split (`run_graphdta_checked`: weight decay chosen on its training pairs), scored as `model_unit`."
+    p = u.params
+    if str(ctx.device) == "cpu": torch.set_num_threads(1)
+    ds, feats = unit_features(u.dataset, "vector", ctx.device)
+    sp = unit_split(u, ds); test, n = _test_sets(sp, p["scheme"])
+    s, (wd, curves, ok) = run_graphdta_checked(feats, sp["train_pairs"], sp["train_labels"], test, ctx.device, u.seed + max(u.fold, 0),
+                                               p["epochs"], p["batch_size"], p["lr"], p["weight_decay"], p["check_epochs"])
+    checks = {f"check{i}_{k}": c[k].to_numpy(float) for i, c in enumerate(curves.values()) for k in ("train_loss", "logit_sd")}
+    return {"metrics": _score_metrics(sp, s, n), "epochs": p["epochs"],
+            "info": {**_split_info(sp), "weight_decay": wd, "weight_decay_trains": ok, "checked": list(curves)},
+            "arrays": {"scores": s[:n], "labels": sp["test_labels"].astype(np.int8), "dp_neg_scores": s[n:], **checks}}
 
 # %% ../../nbs/20_plmf_mda.ipynb #82887498
 def _case_record(scores: dict, sp: dict, top: int = 10, **extra) -> dict:
@@ -151,7 +161,8 @@ class UnitList:
         self.out.append(make_unit("plmf_mda", exp, f"{FN}:{fn}", s, dataset=ds, variant=variant, seed=seed, fold=fold, data=DATA))
     def run(self, exp, variant, ds, seed, fold, epochs, config=None, train=None, **split):
         if variant == "baselines": self.unit(exp, "baseline_unit", variant, ds, seed, fold, gbm_iter=self.cfg.gbm_iter, **split)
-        else: self.unit(exp, "model_unit", variant, ds, seed, fold, epochs=epochs, config=config or {}, **{**self.train, **(train or {})}, **split)
+        else: self.unit(exp, "graphdta_unit" if variant == "GraphDTA-style" else "model_unit", variant, ds, seed, fold, epochs=epochs,
+                       config=config or {}, **{**self.train, **(train or {})}, **split)
     def cv(self, exp, variants, seeds, schemes, datasets, folds, epochs, config=None, train=None):
         for seed, scheme, ds, v, f in product(seeds, schemes, datasets, variants, range(folds)):
             self.run(exp, v, ds, seed, f, epochs, config, train, protocol="cv", scheme=scheme, k=self.cfg.folds)
@@ -181,12 +192,12 @@ def units(profile: str, # "smoke" or "full"
         for v in (v for v in values if v != default):
             cv("param", (f"{name}={v}",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {name: v})
     cv("token", ("token-level",), cfg.seeds[:1], ("paper",), cfg.side_datasets, cfg.side_folds, cfg.side_epochs, {"fusion": "token"})
-    for wd, ds in product(dict.fromkeys((cfg.weight_decay, cfg.graphdta_weight_decay)), cfg.side_datasets):  # GraphDTA-style:
-        unit("graphdta_check", "wd_check_unit", f"weight decay {wd:g}", ds, cfg.seeds[0], 0, epochs=cfg.check_epochs,  # which
-             **{**train, "weight_decay": wd}, protocol="cv", scheme="paper", k=cfg.folds)                          # trains
+    for wd, ds in product(cfg.graphdta_weight_decays, ("MDR", "MDS")):   # GraphDTA-style's training check, shown on one fold
+        unit("graphdta_check", "wd_check_unit", f"weight decay {wd:g}", ds, cfg.seeds[0], 0, epochs=cfg.check_epochs,
+             **{**train, "weight_decay": wd}, protocol="cv", scheme="paper", k=cfg.folds)
     for seeds in (cfg.seeds[:1], cfg.seeds[1:]):
         cv("graphdta", ("GraphDTA-style",), seeds, cfg.side_schemes, ("MDR", "MDS"), cfg.run_folds, cfg.baseline_epochs,
-           train={"weight_decay": cfg.graphdta_weight_decay})
+           train={"weight_decay": cfg.graphdta_weight_decays, "check_epochs": cfg.check_epochs})
     return b.out
 
 # %% ../../nbs/20_plmf_mda.ipynb #fe5e4472
