@@ -555,7 +555,7 @@ def test_units_cover_the_protocol():
     # main CV: 3 seeds x 5 folds x both datasets x both schemes, PLMF-MDA and the baselines on the same folds
     for v in ("PLMF-MDA", "baselines", "GraphDTA-style"):
         assert len(pick(full, variant=v, protocol="cv", experiment="cv" if v != "GraphDTA-style" else "graphdta")) == 3 * 5 * 2 * 2
-    # GraphDTA-style trains without weight decay; the training check behind that choice runs both settings on fold 0's
+    # GraphDTA-style chooses between 5e-4 and 0 in each unit; the shown check runs both settings on fold 0's
     # training pairs of both datasets; every other network keeps PLMF-MDA's weight decay
     assert {tuple(u.params["weight_decay"]) for u in pick(full, experiment="graphdta")} == {P.PROFILES["full"].graphdta_weight_decays} == {(5e-4, 0.0)}
     assert {u.fn.rsplit(":")[-1] for u in pick(full, experiment="graphdta")} == {"graphdta_unit"}

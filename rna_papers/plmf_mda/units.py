@@ -21,7 +21,7 @@ from .protocol import (CASE_DRUGS, PROFILES, PLMFProfile, author_cold_split, cas
                                           inner_split, run_pairs, summarise)
 
 # %% auto #0
-__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'wd_check_unit', 'graphdta_unit', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
+__all__ = ['FN', 'DATA', 'DESIGN', 'unit_dataset', 'unit_features', 'unit_split', 'model_unit', 'baseline_unit', 'wd_check_unit', 'graphdta_unit', 'choice_follows_rule', 'case_unit', 'case_baseline_unit', 'UnitList', 'units', 'unit_frame', 'summary', 'design_choice', 'design_rows']
 
 # %% ../../nbs/20_plmf_mda.ipynb #5f1daa52
 FN, DATA = "rna_papers.plmf_mda.units", ("mirna_drug",)   # unit functions live here; every unit reads data/mirna_drug
@@ -123,6 +123,16 @@ def graphdta_unit(u: Unit, ctx) -> dict:
     return {"metrics": _score_metrics(sp, s, n), "epochs": p["epochs"],
             "info": {**_split_info(sp), "weight_decay": wd, "weight_decay_trains": ok, "checked": list(curves)},
             "arrays": {"scores": s[:n], "labels": sp["test_labels"].astype(np.int8), "dp_neg_scores": s[n:], **checks}}
+
+# %% ../../nbs/20_plmf_mda.ipynb #gdtarule0fn
+def choice_follows_rule(u: Unit, rec: dict, arrays: dict) -> bool:
+    "Whether a stored GraphDTA-style record chose by `choose_weight_decay`'s rule: candidates tried in the unit's order, the first whose stored curve `trains`, else the last (flagged)."
+    info, cands = rec["info"], [float(w) for w in u.params["weight_decay"]]
+    tried = [float(w) for w in info["checked"]]
+    ok = [trains(pd.DataFrame({"train_loss": arrays[f"check{i}_train_loss"]})) for i in range(len(tried))]
+    want = tried[ok.index(True)] if any(ok) else cands[-1]
+    return (tried == cands[:len(tried)] and not any(ok[:-1]) and (any(ok) or tried == cands)
+            and info["weight_decay"] == want and info["weight_decay_trains"] == any(ok))
 
 # %% ../../nbs/20_plmf_mda.ipynb #82887498
 def _case_record(scores: dict, sp: dict, top: int = 10, **extra) -> dict:
