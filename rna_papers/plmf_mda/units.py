@@ -130,9 +130,9 @@ def choice_follows_rule(u: Unit, rec: dict, arrays: dict) -> bool:
     info, cands = rec["info"], [float(w) for w in u.params["weight_decay"]]
     tried = [float(w) for w in info["checked"]]
     ok = [trains(pd.DataFrame({"train_loss": arrays[f"check{i}_train_loss"]})) for i in range(len(tried))]
-    want = tried[ok.index(True)] if any(ok) else cands[-1]
-    return (tried == cands[:len(tried)] and not any(ok[:-1]) and (any(ok) or tried == cands)
-            and info["weight_decay"] == want and info["weight_decay_trains"] == any(ok))
+    if not tried or tried != cands[:len(tried)] or any(ok[:-1]): return False    # the unit's order; none before the last trains
+    if not ok[-1] and tried != cands: return False                                # stopped before one that trains
+    return info["weight_decay"] == tried[-1] and info["weight_decay_trains"] == ok[-1]
 
 # %% ../../nbs/20_plmf_mda.ipynb #82887498
 def _case_record(scores: dict, sp: dict, top: int = 10, **extra) -> dict:
